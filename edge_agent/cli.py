@@ -1,0 +1,91 @@
+"""Command line of the edge agent: vigie-agent run | check-config | detect."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import cv2
+
+
+def _detect(args: argparse.Namespace) -> int:
+    from edge_agent.detectors import DetectorConfig, create_detector
+
+    frame = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
+    if frame is None:
+        print(f"error: cannot read image {args.image}", file=sys.stderr)
+        return 2
+    detector = create_detector(
+        DetectorConfig(model=args.model, labels=args.labels, decoder=args.decoder,
+                       threads=args.threads, score_threshold=args.threshold)
+    )
+    height, width = frame.shape[:2]
+    for det in detector.detect(frame):
+        x0, y0, x1, y1 = det.box
+        pixels = [round(x0 * width), round(y0 * height), round(x1 * width), round(y1 * height)]
+        print(f"{det.label}\t{det.score:.3f}\t{pixels}")
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from edge_agent.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"ok: agent {config.agent_id}, {len(config.cameras)} camera(s)")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from edge_agent.config import ConfigError, load_config
+    from edge_agent.runner import run_agent
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    run_agent(config)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of vigie-agent."""
+    parser = argparse.ArgumentParser(prog="vigie-agent", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="capture, detect and publish threats until stopped")
+    run.add_argument("config", type=Path, help="agent YAML config (env VIGIE_AGENT_* overrides)")
+    run.set_defaults(handler=_run)
+
+    check = commands.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("config", type=Path)
+    check.set_defaults(handler=_check_config)
+
+    detect = commands.add_parser("detect", help="run the detector on one image and print boxes")
+    detect.add_argument("image", type=Path)
+    detect.add_argument("--model", type=Path, required=True, help=".tflite detector")
+    detect.add_argument("--labels", type=Path, help="label map (default: the model's sibling)")
+    detect.add_argument("--decoder", choices=["auto", "ssd", "yolox"], default="auto")
+    detect.add_argument("--threads", type=int, default=2)
+    detect.add_argument("--threshold", type=float, default=0.5, help="minimum score printed")
+    detect.set_defaults(handler=_detect)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the vigie-agent console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Event v1: one JSON object per confirmed threat, published by an agent on its event topic."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+SCHEMA_ID = "vigie.event/1"
+# Far above a real event (a few KiB); an inline snapshot must travel on its own topic instead.
+MAX_EVENT_BYTES = 64 * 1024
+SCHEMA_FILE = Path(__file__).with_name("event-v1.schema.json")
+
+# Ids become MQTT topic levels, so they may not contain '/', '+', '#' or spaces.
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+UnitFloat = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class Detection(_Strict):
+    """One detector output behind the threat."""
+
+    label: Annotated[str, Field(min_length=1, max_length=64)]
+    score: UnitFloat
+    box: tuple[UnitFloat, UnitFloat, UnitFloat, UnitFloat] = Field(
+        description="Normalised [x0, y0, x1, y1], origin at the top-left of the frame."
+    )
+    track_id: Annotated[int, Field(ge=0)] | None = None
+
+    @field_validator("box")
+    @classmethod
+    def _ordered(cls, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        if box[0] > box[2] or box[1] > box[3]:
+            raise ValueError("box must be [x0, y0, x1, y1] with x0 <= x1 and y0 <= y1")
+        return box
+
+
+class Location(_Strict):
+    """Where the threat is on the ground (WGS84)."""
+
+    lat: Annotated[float, Field(ge=-90.0, le=90.0)]
+    lon: Annotated[float, Field(ge=-180.0, le=180.0)]
+    source: Literal["camera", "homography"] = Field(
+        description="'camera': the camera's own position; 'homography': the object's ground point."
+    )
+    accuracy_m: Annotated[float, Field(ge=0.0, le=100_000.0)]
+
+
+class ModelInfo(_Strict):
+    """The detector that produced the detections."""
+
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
+class SnapshotRef(_Strict):
+    """A JPEG of the frame, published on the event's snapshot topic."""
+
+    topic: Annotated[str, Field(min_length=1, max_length=256)]
+    content_type: Literal["image/jpeg"] = "image/jpeg"
+    bytes: Annotated[int, Field(ge=1, le=10_000_000)]
+
+
+class EventV1(_Strict):
+    """A confirmed threat seen by one camera of one agent."""
+
+    schema_id: Literal["vigie.event/1"] = Field(SCHEMA_ID, alias="schema")
+    event_id: UUID = Field(description="Idempotency key: re-deliveries carry the same id.")
+    agent_id: Identifier
+    camera_id: Identifier
+    captured_at: AwareDatetime = Field(description="Capture time of the confirming frame, UTC.")
+    threat_type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    severity: Literal["low", "medium", "high", "critical"]
+    detections: Annotated[list[Detection], Field(min_length=1, max_length=100)]
+    location: Location
+    perimeter_m: Annotated[float, Field(gt=0.0, le=10_000.0)]
+    model: ModelInfo
+    snapshot: SnapshotRef | None = None
+
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, frozen=True, populate_by_name=True, title="VigieEventV1"
+    )
+
+    @field_validator("captured_at")
+    @classmethod
+    def _to_utc(cls, captured_at: datetime) -> datetime:
+        return captured_at.astimezone(timezone.utc)
+
+    def to_json(self) -> bytes:
+        """Serialise as the wire JSON (aliases, UTC ISO 8601 times)."""
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+    def to_dict(self) -> dict:
+        """The wire JSON as a Python dict."""
+        return json.loads(self.to_json())
+
+
+class ContractError(ValueError):
+    """A payload that is not a valid v1 event; `reason` is a short machine-readable class."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def parse_event(payload: bytes, max_bytes: int = MAX_EVENT_BYTES) -> EventV1:
+    """Validate raw wire bytes as a v1 event, raising ContractError with a reason."""
+    if len(payload) > max_bytes:
+        raise ContractError("oversize", f"{len(payload)} bytes > limit {max_bytes}")
+    try:
+        document = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ContractError("malformed_json", str(exc)[:200]) from None
+    if not isinstance(document, dict):
+        raise ContractError("schema", "the event must be a JSON object")
+    if document.get("schema") != SCHEMA_ID:
+        raise ContractError("unknown_schema", f"schema={document.get('schema')!r}, want {SCHEMA_ID}")
+    try:
+        return EventV1.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(root)"
+        raise ContractError("schema", f"{where}: {first['msg']}") from None
+
+
+def json_schema() -> dict:
+    """The JSON Schema of event v1, generated from the model above."""
+    schema = EventV1.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://vigie.invalid/schemas/event-v1.json"
+    return schema
+
+
+def utc_now() -> datetime:
+    """The current time, aware and in UTC."""
+    return datetime.now(timezone.utc)

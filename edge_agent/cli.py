@@ -18,8 +18,13 @@ def _detect(args: argparse.Namespace) -> int:
         print(f"error: cannot read image {args.image}", file=sys.stderr)
         return 2
     detector = create_detector(
-        DetectorConfig(model=args.model, labels=args.labels, decoder=args.decoder,
-                       threads=args.threads, score_threshold=args.threshold)
+        DetectorConfig(
+            model=args.model,
+            labels=args.labels,
+            decoder=args.decoder,
+            threads=args.threads,
+            score_threshold=args.threshold,
+        )
     )
     height, width = frame.shape[:2]
     for det in detector.detect(frame):
@@ -82,8 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the vigie-agent console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     return args.handler(args)
 
 

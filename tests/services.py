@@ -57,24 +57,60 @@ class PostgisCluster:
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run one SQL command through psql and return its output."""
         out = subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
-             "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
-            check=True, capture_output=True, text=True,
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qAtc",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return out.stdout
 
     def stop(self) -> None:
         """Stop the server (fast shutdown); the data directory stays."""
-        subprocess.run(_as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir),
-                                     "-m", "fast", "-w", "stop"]), check=False, capture_output=True)
+        subprocess.run(
+            _as_postgres(
+                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]
+            ),
+            check=False,
+            capture_output=True,
+        )
 
     def start(self) -> None:
         """Start (or restart) the server on its port."""
-        options = (f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-        subprocess.run(_as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir),
-                                     "-l", str(self.data_dir / "server.log"), "-w", "-o", options,
-                                     "start"]), check=True, capture_output=True)
+        options = (
+            f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.data_dir / "server.log"),
+                    "-w",
+                    "-o",
+                    options,
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
 
 
 @contextmanager
@@ -86,8 +122,22 @@ def postgis_cluster() -> Iterator[PostgisCluster]:
     data_dir = Path(tempfile.mkdtemp(prefix="vigie-pg-"))
     if os.geteuid() == 0:
         shutil.chown(data_dir, "postgres", "postgres")
-    subprocess.run(_as_postgres([str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "postgres",
-                                 "-A", "trust", "--no-sync"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     cluster = PostgisCluster(data_dir=data_dir, port=free_port(), bin_dir=bin_dir)
     cluster.start()
     try:
@@ -116,8 +166,9 @@ class MosquittoBroker:
     def start(self) -> None:
         """Start (or restart) the broker on its port."""
         log = open(self.config.with_suffix(".log"), "ab")  # noqa: SIM115 - lives as long as the broker
-        self.process = subprocess.Popen(["mosquitto", "-c", str(self.config)], stdout=log,
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            ["mosquitto", "-c", str(self.config)], stdout=log, stderr=subprocess.STDOUT
+        )
         wait_for_port(self.port)
 
     def stop(self) -> None:

@@ -92,7 +92,11 @@ class EventV1(_Strict):
     snapshot: SnapshotRef | None = None
 
     model_config = ConfigDict(
-        extra="forbid", allow_inf_nan=False, frozen=True, populate_by_name=True, title="VigieEventV1"
+        extra="forbid",
+        allow_inf_nan=False,
+        frozen=True,
+        populate_by_name=True,
+        title="VigieEventV1",
     )
 
     @field_validator("captured_at")
@@ -129,7 +133,9 @@ def parse_event(payload: bytes, max_bytes: int = MAX_EVENT_BYTES) -> EventV1:
     if not isinstance(document, dict):
         raise ContractError("schema", "the event must be a JSON object")
     if document.get("schema") != SCHEMA_ID:
-        raise ContractError("unknown_schema", f"schema={document.get('schema')!r}, want {SCHEMA_ID}")
+        raise ContractError(
+            "unknown_schema", f"schema={document.get('schema')!r}, want {SCHEMA_ID}"
+        )
     try:
         return EventV1.model_validate(document)
     except ValidationError as exc:

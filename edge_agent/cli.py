@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import cv2
@@ -17,15 +19,19 @@ def _detect(args: argparse.Namespace) -> int:
     if frame is None:
         print(f"error: cannot read image {args.image}", file=sys.stderr)
         return 2
-    detector = create_detector(
-        DetectorConfig(
-            model=args.model,
-            labels=args.labels,
-            decoder=args.decoder,
-            threads=args.threads,
-            score_threshold=args.threshold,
+    try:
+        detector = create_detector(
+            DetectorConfig(
+                model=args.model,
+                labels=args.labels,
+                decoder=args.decoder,
+                threads=args.threads,
+                score_threshold=args.threshold,
+            )
         )
-    )
+    except ValueError as exc:  # DetectorError and pydantic's ValidationError alike
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     height, width = frame.shape[:2]
     for det in detector.detect(frame):
         x0, y0, x1, y1 = det.box
@@ -55,7 +61,14 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    run_agent(config)
+    # systemd and the demo stop the agent with SIGTERM: stop like Ctrl-C, keeping the outbox.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    try:
+        run_agent(config, stop)
+    except ValueError as exc:  # a detector that cannot be built (DetectorError)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

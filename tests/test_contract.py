@@ -86,6 +86,8 @@ def _mutated(**changes) -> bytes:
         (_mutated(detections__0__box=[0.5, 0.5, 0.2, 0.9]), "schema"),
         (_mutated(perimeter_m=0), "schema"),
         (_mutated(unexpected="field"), "schema"),
+        (_mutated(detections__0__label="per\u0000son"), "schema"),
+        (_mutated(model__name="ssd\nINFO forged log line"), "schema"),
         (b'{"schema": "vigie.event/1", "perimeter_m": NaN}', "schema"),
         (b"x" * (MAX_EVENT_BYTES + 1), "oversize"),
     ],

@@ -25,6 +25,8 @@ SCHEMA_FILE = Path(__file__).with_name("event-v1.schema.json")
 # Ids become MQTT topic levels, so they may not contain '/', '+', '#' or spaces.
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 UnitFloat = Annotated[float, Field(ge=0.0, le=1.0)]
+# Detector text: no control characters (PostgreSQL cannot store NUL; log lines stay single).
+PrintableText = r"^[^\x00-\x1f\x7f]+$"
 
 
 class _Strict(BaseModel):
@@ -34,7 +36,7 @@ class _Strict(BaseModel):
 class Detection(_Strict):
     """One detector output behind the threat."""
 
-    label: Annotated[str, Field(min_length=1, max_length=64)]
+    label: Annotated[str, Field(min_length=1, max_length=64, pattern=PrintableText)]
     score: UnitFloat
     box: tuple[UnitFloat, UnitFloat, UnitFloat, UnitFloat] = Field(
         description="Normalised [x0, y0, x1, y1], origin at the top-left of the frame."
@@ -63,7 +65,7 @@ class Location(_Strict):
 class ModelInfo(_Strict):
     """The detector that produced the detections."""
 
-    name: Annotated[str, Field(min_length=1, max_length=128)]
+    name: Annotated[str, Field(min_length=1, max_length=128, pattern=PrintableText)]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 

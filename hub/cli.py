@@ -1,0 +1,64 @@
+"""Command line of the hub: vigie-hub serve."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import uvicorn
+
+from hub.app import create_app
+from hub.config import SettingsError, load_settings
+
+NOISY_LOGGERS = ("amqtt", "transitions")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    overrides = {"http_host": args.host, "http_port": args.port}
+    try:
+        settings = load_settings(**{key: value for key, value in overrides.items() if value})
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # log_config=None: uvicorn's loggers then share the root handler configured in main().
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of vigie-hub."""
+    parser = argparse.ArgumentParser(prog="vigie-hub", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve", help="ingest events and serve the API, stream and map until stopped"
+    )
+    serve.add_argument("--host", help="listen address (overrides VIGIE_HTTP_HOST)")
+    serve.add_argument("--port", type=int, help="listen port (overrides VIGIE_HTTP_PORT)")
+    serve.set_defaults(handler=_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the vigie-hub console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        # The embedded broker's libraries narrate every state change at INFO.
+        for noisy in NOISY_LOGGERS:
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The hub's settings: VIGIE_* environment variables over an optional YAML file (VIGIE_CONFIG)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from vigie_contract import MAX_EVENT_BYTES
+
+ENV_PREFIX = "VIGIE_"
+CONFIG_FILE_ENV = "VIGIE_CONFIG"
+DEFAULT_MQTT_PORT = 1883
+
+
+class SettingsError(ValueError):
+    """Settings that cannot start the hub; the message names the offending key."""
+
+
+class HubSettings(BaseSettings):
+    """Everything the hub needs to run, validated once at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    database_url: str = "sqlite:///./vigie.sqlite3"
+    mqtt_url: str = f"mqtt://127.0.0.1:{DEFAULT_MQTT_PORT}"
+    mqtt_embedded: bool = False
+    mqtt_client_id: str = Field("vigie-hub", min_length=1, max_length=128)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8000, ge=1, le=65535)
+    max_event_bytes: int = Field(MAX_EVENT_BYTES, ge=1024, le=16 * 1024 * 1024)
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_tile_attribution: str = "&copy; OpenStreetMap contributors"
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str) -> str:
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL: {exc}") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"backend {backend!r} is not supported (use sqlite or postgresql)")
+        return url
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _plain_mqtt_endpoint(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme != "mqtt" or not parts.hostname:
+            raise ValueError("must look like mqtt://host:port")
+        if parts.username or parts.path not in ("", "/") or parts.query:
+            raise ValueError("must be exactly mqtt://host:port (no credentials, path or query)")
+        try:
+            parts.port  # noqa: B018 - urlsplit validates the port only when it is read
+        except ValueError as exc:
+            raise ValueError(f"bad port: {exc}") from None
+        return url
+
+    @property
+    def mqtt_host(self) -> str:
+        """The broker's host name from mqtt_url."""
+        return urlsplit(self.mqtt_url).hostname or ""
+
+    @property
+    def mqtt_port(self) -> int:
+        """The broker's TCP port from mqtt_url (1883 when absent)."""
+        return urlsplit(self.mqtt_url).port or DEFAULT_MQTT_PORT
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit arguments, then the environment, then the YAML file named by VIGIE_CONFIG."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(**overrides: object) -> HubSettings:
+    """Settings from overrides, the environment and VIGIE_CONFIG; SettingsError if invalid."""
+    config_file = os.environ.get(CONFIG_FILE_ENV)
+    if config_file and not Path(config_file).is_file():
+        raise SettingsError(f"{CONFIG_FILE_ENV}: no such file {config_file}")
+    try:
+        return HubSettings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+    except (yaml.YAMLError, ValueError, TypeError) as exc:
+        # A YAML file that does not parse, or whose top level is not a mapping.
+        raise SettingsError(
+            f"{CONFIG_FILE_ENV}: {config_file} is not a YAML mapping: {exc}"
+        ) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(settings)"
+        lines.append(f"{key} (env {ENV_PREFIX}{key.upper()}): {error['msg']}")
+    return "invalid settings: " + "; ".join(lines)

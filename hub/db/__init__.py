@@ -1,0 +1,1 @@
+"""Storage: the engine factory, the declarative base and schema creation."""

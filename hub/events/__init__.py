@@ -1,0 +1,1 @@
+"""Threat events: storage, queries and the /api/events routes."""

@@ -1,0 +1,1 @@
+"""The live map page for dispatchers."""

@@ -1,0 +1,1 @@
+"""Live stream of stored events to browsers over WebSocket, with replay from the database."""

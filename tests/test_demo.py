@@ -1,0 +1,78 @@
+"""`make demo`'s entry point, run headless for a bounded time: threats from the simulated cameras
+reach the API and the live map, and Ctrl-C stops everything cleanly."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+
+import httpx
+
+from tests.hubserver import wait_until
+
+DEMO_GUARD_S = 120
+
+
+def test_demo_cameras_reach_the_live_map(tmp_path, browser, artifacts_dir):
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vigie_demo",
+            "--state-dir",
+            str(tmp_path / "demo"),
+            "--duration",
+            str(DEMO_GUARD_S),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(demo.stdout), daemon=True)
+    reader.start()
+    try:
+        match = wait_until(
+            lambda: re.search(r"Live map: (http://127\.0\.0\.1:\d+)/map/", "".join(output)),
+            timeout=60,
+            what="the demo to print its map URL",
+        )
+        base_url = match.group(1)
+
+        def event_ids_by_camera() -> dict[str, list[str]]:
+            items = httpx.get(f"{base_url}/api/events?limit=1000").json()["items"]
+            by_camera: dict[str, list[str]] = {}
+            for item in items:
+                by_camera.setdefault(item["camera_id"], []).append(item["event_id"])
+            return by_camera
+
+        by_camera = wait_until(
+            lambda: len(ids := event_ids_by_camera()) >= 2 and ids,
+            timeout=60,
+            what="events from two demo cameras",
+        )
+        assert set(by_camera) <= {"cam-chatelet-works", "cam-quai-traffic", "cam-square-fountain"}
+
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"{base_url}/map/")
+        # One event of each camera, drawn with its perimeter on the map.
+        wanted = [ids[0] for ids in by_camera.values()]
+        page.wait_for_function(
+            """ids => window.vigieMap && ids.every(id => {
+                const layers = window.vigieMap.byEventId.get(id);
+                return layers && window.vigieMap.map.hasLayer(layers.perimeter);
+            })""",
+            arg=wanted,
+            timeout=15000,
+        )
+        page.screenshot(path=str(artifacts_dir / "demo-map.png"))
+        page.close()
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=30)
+        reader.join(5)
+    assert demo.returncode == 0, "".join(output)[-3000:]
+    assert "Traceback" not in "".join(output)

@@ -1,0 +1,174 @@
+"""The /ws/events stream: live push, replay with after_id, no gap, no duplicate, refusals."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from hub.stream import routes as stream_routes
+from hub.stream.broadcaster import Broadcaster, StreamMessage
+from tests.hubserver import (
+    hub_settings,
+    make_event,
+    opened_database,
+    publish_events,
+    running_hub,
+    serving,
+    wait_until,
+)
+from vigie_contract import EventV1
+
+pytestmark = pytest.mark.mqtt
+RECEIVE_TIMEOUT_S = 15.0
+
+
+def stream_url(base_url: str, after_id: int | None = None) -> str:
+    """The ws:// URL of /ws/events, optionally replaying after after_id."""
+    query = "" if after_id is None else f"?after_id={after_id}"
+    return f"ws{base_url.removeprefix('http')}/ws/events{query}"
+
+
+def next_event(websocket: ClientConnection) -> dict:
+    """The data of the next message, which must be an event."""
+    message = json.loads(websocket.recv(timeout=RECEIVE_TIMEOUT_S))
+    assert message["type"] == "event"
+    return message["data"]
+
+
+def listed(base_url: str) -> list[dict]:
+    """Every stored event through the API, oldest first."""
+    return httpx.get(f"{base_url}/api/events", params={"after_id": 0, "limit": 1000}).json()[
+        "items"
+    ]
+
+
+def wire_part(item: dict) -> dict:
+    """A StoredEvent JSON without the hub's own fields."""
+    return {key: value for key, value in item.items() if key not in ("id", "received_at")}
+
+
+@pytest.fixture
+def base_url(sqlite_url: str, mqtt_url: str) -> Iterator[str]:
+    """A running hub on SQLite and the test broker."""
+    with running_hub(hub_settings(sqlite_url, mqtt_url)) as url:
+        yield url
+
+
+def test_every_client_receives_each_stored_event_once(base_url: str, mqtt_url: str) -> None:
+    first, second = make_event(), make_event(threat_type="fire", severity="critical")
+    with connect(stream_url(base_url)) as alice, connect(stream_url(base_url)) as bob:
+        publish_events(mqtt_url, [first, first, second])
+        received = {
+            name: [next_event(ws), next_event(ws)] for name, ws in [("a", alice), ("b", bob)]
+        }
+
+    assert received["a"] == received["b"]
+    assert [wire_part(data) for data in received["a"]] == [first.to_dict(), second.to_dict()]
+    assert received["a"] == listed(base_url)
+
+
+@pytest.fixture
+def any_backend_hub(database_url: str, mqtt_url: str) -> Iterator[str]:
+    """A running hub on each backend."""
+    with running_hub(hub_settings(database_url, mqtt_url)) as url:
+        yield url
+
+
+def test_reconnect_with_after_id_replays_what_was_missed(
+    any_backend_hub: str, mqtt_url: str
+) -> None:
+    base_url = any_backend_hub
+    seen, missed, live = make_event(), [make_event(), make_event()], make_event()
+    with connect(stream_url(base_url)) as websocket:
+        publish_events(mqtt_url, [seen])
+        last_id = next_event(websocket)["id"]
+
+    publish_events(mqtt_url, missed)
+    wait_until(lambda: len(listed(base_url)) == 3, RECEIVE_TIMEOUT_S, "the missed events")
+
+    with (
+        connect(stream_url(base_url, after_id=last_id)) as resumed,
+        connect(stream_url(base_url)) as live_only,
+    ):
+        replayed = [next_event(resumed), next_event(resumed)]
+        publish_events(mqtt_url, [live])
+        after_replay = next_event(resumed)
+        first_live = next_event(live_only)
+
+    assert [wire_part(data) for data in replayed] == [event.to_dict() for event in missed]
+    assert wire_part(after_replay) == live.to_dict()
+    assert first_live == after_replay
+    ids = [last_id] + [data["id"] for data in (*replayed, after_replay)]
+    assert ids == sorted(set(ids))
+
+
+def test_replay_and_live_meet_without_gap_or_duplicate(base_url: str, mqtt_url: str) -> None:
+    before, during = [make_event() for _ in range(20)], [make_event() for _ in range(20)]
+    publish_events(mqtt_url, before)
+    wait_until(lambda: len(listed(base_url)) == 20, RECEIVE_TIMEOUT_S, "the first events")
+    with connect(stream_url(base_url, after_id=0)) as websocket:
+        # Events keep arriving while the replay runs: some may come both ways, none may be lost.
+        publisher = threading.Thread(target=publish_one_by_one, args=(mqtt_url, during))
+        publisher.start()
+        try:
+            received = [next_event(websocket) for _ in range(40)]
+        finally:
+            publisher.join()
+
+    expected = [str(event.event_id) for event in before + during]
+    assert [data["event_id"] for data in received] == expected
+    assert received == listed(base_url)
+
+
+def publish_one_by_one(mqtt_url: str, events: list[EventV1]) -> None:
+    """Publish each event in its own connection, spreading them over time."""
+    for event in events:
+        publish_events(mqtt_url, [event])
+
+
+@pytest.mark.parametrize("after_id", ["-1", "ten"])
+def test_bad_after_id_is_refused(base_url: str, after_id: str) -> None:
+    with (
+        pytest.raises(InvalidStatus) as refused,
+        connect(f"{stream_url(base_url)}?after_id={after_id}"),
+    ):
+        pass
+    assert refused.value.response.status_code == 403
+
+
+def test_client_too_far_behind_is_closed_with_try_again_later(sqlite_url: str) -> None:
+    broadcaster = Broadcaster(backlog=2)
+    app = FastAPI()
+
+    @app.post("/publish")
+    async def publish_three() -> None:
+        # On the event loop, in one go: the third message finds the client's backlog full.
+        for event_id in (1, 2, 3):
+            broadcaster.publish(StreamMessage(event_id, json.dumps({"n": event_id})))
+
+    with opened_database(sqlite_url) as database:
+        app.include_router(stream_routes.build_router(database, broadcaster))
+        with serving(app, ready) as base_url, connect(stream_url(base_url)) as ws:
+            httpx.post(f"{base_url}/publish").raise_for_status()
+            kept = [json.loads(ws.recv(timeout=RECEIVE_TIMEOUT_S)) for _ in range(2)]
+            with pytest.raises(ConnectionClosedError) as closed:
+                ws.recv(timeout=RECEIVE_TIMEOUT_S)
+
+    assert kept == [{"n": 1}, {"n": 2}]
+    assert closed.value.rcvd.code == 1013
+
+
+def ready(base_url: str) -> bool:
+    """True once the test app answers HTTP."""
+    try:
+        httpx.get(f"{base_url}/docs", timeout=5)
+    except httpx.TransportError:
+        return False
+    return True

@@ -1,0 +1,210 @@
+"""make demo: a hub (embedded MQTT broker, SQLite) and one agent with three simulated cameras.
+
+The cameras replay real footage around Place du Châtelet in Paris through the real detector and
+real MQTT, so threats appear on the live map. Ctrl-C stops everything; each run starts clean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+from vigie_demo.assets import default_assets_dir, resolve_all
+
+log = logging.getLogger("vigie_demo")
+
+# Three cameras on the square, each with a rule that makes sense for its footage.
+CAMERAS = [
+    {
+        "id": "cam-chatelet-works",
+        "clip": "worker",
+        "position": {"lat": 48.85795, "lon": 2.34655, "accuracy_m": 20.0},
+        "rule": {
+            "labels": ["person"],
+            "threat_type": "intrusion",
+            "severity": "medium",
+            "min_score": 0.6,
+            "confirm_frames": 3,
+            "cooldown_s": 30,
+            "perimeter_m": 40,
+        },
+    },
+    {
+        "id": "cam-quai-traffic",
+        "clip": "traffic",
+        "position": {"lat": 48.85742, "lon": 2.34588, "accuracy_m": 30.0},
+        "rule": {
+            "labels": ["car", "truck", "bus"],
+            "threat_type": "vehicle_intrusion",
+            "severity": "high",
+            "min_score": 0.6,
+            "confirm_frames": 3,
+            "cooldown_s": 30,
+            "perimeter_m": 60,
+        },
+    },
+    {
+        "id": "cam-square-fountain",
+        "clip": "street",
+        "position": {"lat": 48.85772, "lon": 2.34762, "accuracy_m": 25.0},
+        "rule": {
+            "labels": ["person"],
+            "threat_type": "intrusion",
+            "severity": "low",
+            "min_score": 0.6,
+            "confirm_frames": 3,
+            "cooldown_s": 45,
+            "perimeter_m": 30,
+        },
+    },
+]
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def agent_config(assets: dict[str, Path], mqtt_port: int, state: Path) -> dict:
+    """The demo agent's YAML config as a mapping."""
+    return {
+        "agent_id": "demo-agent",
+        # The embedded broker (amqtt) speaks MQTT 3.1.1 only.
+        "mqtt": {"url": f"mqtt://127.0.0.1:{mqtt_port}", "protocol": "3.1.1"},
+        "outbox_path": str(state / "agent-outbox.sqlite3"),
+        "detector": {"model": str(assets["model"]), "labels": str(assets["labels"]), "threads": 1},
+        "cameras": [
+            {
+                "id": camera["id"],
+                "source": {
+                    "type": "file",
+                    "path": str(assets[camera["clip"]]),
+                    "loop": True,
+                    "realtime": True,
+                },
+                "interval_s": 0.5,
+                "position": camera["position"],
+                "rules": [camera["rule"]],
+            }
+            for camera in CAMERAS
+        ],
+    }
+
+
+def wait_until_healthy(base_url: str, hub: subprocess.Popen, timeout_s: float) -> None:
+    """Poll /healthz until the hub answers 200; fail early if the hub process exits."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if hub.poll() is not None:
+            raise RuntimeError(f"the hub exited with code {hub.returncode} during start-up")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the hub did not become healthy within {timeout_s:.0f} s")
+
+
+def stop_process(process: subprocess.Popen, name: str) -> None:
+    """Ask a child to stop (SIGTERM), then kill it if it does not within 10 s."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        log.warning("%s did not stop in time: killing it", name)
+        process.kill()
+        process.wait()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The demo's command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m vigie_demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--http-port", type=int, default=0, help="hub HTTP port (default: free)")
+    parser.add_argument("--mqtt-port", type=int, default=0, help="embedded broker port (free)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".demo"),
+        help="demo state (database, outbox, configs); wiped at start",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=0.0,
+        help="stop after this many seconds (default: run until Ctrl-C)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo until Ctrl-C (or --duration)."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    state = args.state_dir.resolve()
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    assets = resolve_all(default_assets_dir(Path.cwd()), Path.home() / ".cache" / "vigie")
+
+    http_port = args.http_port or free_port()
+    mqtt_port = args.mqtt_port or free_port()
+    base_url = f"http://127.0.0.1:{http_port}"
+    config_path = state / "agent.yaml"
+    config_path.write_text(yaml.safe_dump(agent_config(assets, mqtt_port, state), sort_keys=False))
+    hub_env = os.environ | {
+        "VIGIE_DATABASE_URL": f"sqlite:///{state / 'vigie.sqlite3'}",
+        "VIGIE_MQTT_URL": f"mqtt://127.0.0.1:{mqtt_port}",
+        "VIGIE_MQTT_EMBEDDED": "true",
+        "VIGIE_HTTP_HOST": "127.0.0.1",
+        "VIGIE_HTTP_PORT": str(http_port),
+    }
+
+    hub = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve"], env=hub_env)
+    agent: subprocess.Popen | None = None
+    try:
+        wait_until_healthy(base_url, hub, timeout_s=60)
+        agent = subprocess.Popen([sys.executable, "-m", "edge_agent.cli", "run", str(config_path)])
+        print(
+            f"\n  Vigie demo is running.\n  Live map: {base_url}/map/\n"
+            f"  API:      {base_url}/api/events\n  Ctrl-C to stop.\n",
+            flush=True,
+        )
+        deadline = time.monotonic() + args.duration if args.duration else None
+        while deadline is None or time.monotonic() < deadline:
+            for process, name in ((hub, "hub"), (agent, "agent")):
+                if process.poll() is not None:
+                    log.error("the %s exited with code %s", name, process.returncode)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping the demo", flush=True)
+    finally:
+        if agent is not None:
+            stop_process(agent, "agent")
+        stop_process(hub, "hub")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,7 +18,9 @@ from vigie_contract import (
     parse_event,
     parse_event_topic,
 )
-from vigie_contract.event import SCHEMA_FILE, json_schema
+from vigie_contract.schemas import SCHEMA_DIR, SCHEMA_FILES, render
+
+SCHEMA_FILE = SCHEMA_DIR / "event-v1.schema.json"
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
 
@@ -30,8 +32,9 @@ def documented_example() -> dict:
     return json.loads(blocks[0])
 
 
-def test_schema_file_is_generated_from_the_model():
-    assert json.loads(SCHEMA_FILE.read_text()) == json_schema(), "run: python -m vigie_contract"
+@pytest.mark.parametrize("name", sorted(SCHEMA_FILES))
+def test_schema_files_are_generated_from_the_models(name: str):
+    assert (SCHEMA_DIR / name).read_text() == render(SCHEMA_FILES[name]), "python -m vigie_contract"
 
 
 def test_documented_example_validates_on_both_sides():

@@ -1,4 +1,4 @@
-"""The wire contract between edge agents and the hub: one versioned event schema, shared by both."""
+"""The wire contract between edge agents and the hub: versioned messages, shared by both sides."""
 
 from vigie_contract.event import (
     MAX_EVENT_BYTES,
@@ -11,25 +11,53 @@ from vigie_contract.event import (
     SnapshotRef,
     parse_event,
 )
+from vigie_contract.health import (
+    MAX_SNAPSHOT_BYTES,
+    AgentStatusV1,
+    CameraHealth,
+    CameraStatusV1,
+    HeartbeatV1,
+    parse_health,
+)
 from vigie_contract.topics import (
     TOPIC_ROOT,
+    TopicInfo,
+    agent_topic_filters,
+    camera_status_topic,
     event_topic,
     event_topic_filter,
+    heartbeat_topic,
     parse_event_topic,
+    parse_topic,
+    snapshot_topic,
+    status_topic,
 )
 
 __all__ = [
     "MAX_EVENT_BYTES",
+    "MAX_SNAPSHOT_BYTES",
     "SCHEMA_ID",
     "TOPIC_ROOT",
+    "AgentStatusV1",
+    "CameraHealth",
+    "CameraStatusV1",
     "ContractError",
     "Detection",
     "EventV1",
+    "HeartbeatV1",
     "Location",
     "ModelInfo",
     "SnapshotRef",
+    "TopicInfo",
+    "agent_topic_filters",
+    "camera_status_topic",
     "event_topic",
     "event_topic_filter",
+    "heartbeat_topic",
     "parse_event",
     "parse_event_topic",
+    "parse_health",
+    "parse_topic",
+    "snapshot_topic",
+    "status_topic",
 ]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -20,11 +20,12 @@ from pydantic import (
 SCHEMA_ID = "vigie.event/1"
 # Far above a real event (a few KiB); an inline snapshot must travel on its own topic instead.
 MAX_EVENT_BYTES = 64 * 1024
-SCHEMA_FILE = Path(__file__).with_name("event-v1.schema.json")
 
 # Ids become MQTT topic levels, so they may not contain '/', '+', '#' or spaces.
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 UnitFloat = Annotated[float, Field(ge=0.0, le=1.0)]
+# Any offset is accepted on the wire; the value is kept in UTC.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(timezone.utc))]
 # Detector text: no control characters (PostgreSQL cannot store NUL; log lines stay single).
 PrintableText = r"^[^\x00-\x1f\x7f]+$"
 
@@ -84,7 +85,7 @@ class EventV1(_Strict):
     event_id: UUID = Field(description="Idempotency key: re-deliveries carry the same id.")
     agent_id: Identifier
     camera_id: Identifier
-    captured_at: AwareDatetime = Field(description="Capture time of the confirming frame, UTC.")
+    captured_at: UtcDatetime = Field(description="Capture time of the confirming frame, UTC.")
     threat_type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
     severity: Literal["low", "medium", "high", "critical"]
     detections: Annotated[list[Detection], Field(min_length=1, max_length=100)]
@@ -100,11 +101,6 @@ class EventV1(_Strict):
         populate_by_name=True,
         title="VigieEventV1",
     )
-
-    @field_validator("captured_at")
-    @classmethod
-    def _to_utc(cls, captured_at: datetime) -> datetime:
-        return captured_at.astimezone(timezone.utc)
 
     def to_json(self) -> bytes:
         """Serialise as the wire JSON (aliases, UTC ISO 8601 times)."""
@@ -124,8 +120,11 @@ class ContractError(ValueError):
         self.detail = detail
 
 
-def parse_event(payload: bytes, max_bytes: int = MAX_EVENT_BYTES) -> EventV1:
-    """Validate raw wire bytes as a v1 event, raising ContractError with a reason."""
+WireModel = TypeVar("WireModel", bound=BaseModel)
+
+
+def parse_message(model: type[WireModel], payload: bytes, max_bytes: int) -> WireModel:
+    """Validate raw wire bytes as `model` (its `schema` id first), raising ContractError."""
     if len(payload) > max_bytes:
         raise ContractError("oversize", f"{len(payload)} bytes > limit {max_bytes}")
     try:
@@ -133,24 +132,27 @@ def parse_event(payload: bytes, max_bytes: int = MAX_EVENT_BYTES) -> EventV1:
     except (UnicodeDecodeError, ValueError) as exc:
         raise ContractError("malformed_json", str(exc)[:200]) from None
     if not isinstance(document, dict):
-        raise ContractError("schema", "the event must be a JSON object")
-    if document.get("schema") != SCHEMA_ID:
-        raise ContractError(
-            "unknown_schema", f"schema={document.get('schema')!r}, want {SCHEMA_ID}"
-        )
+        raise ContractError("schema", "the message must be a JSON object")
+    expected = model.model_fields["schema_id"].default
+    if document.get("schema") != expected:
+        raise ContractError("unknown_schema", f"schema={document.get('schema')!r}, want {expected}")
     try:
-        return EventV1.model_validate(document)
+        return model.model_validate(document)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(root)"
         raise ContractError("schema", f"{where}: {first['msg']}") from None
 
 
-def json_schema() -> dict:
-    """The JSON Schema of event v1, generated from the model above."""
-    schema = EventV1.model_json_schema(by_alias=True, mode="validation")
+def parse_event(payload: bytes, max_bytes: int = MAX_EVENT_BYTES) -> EventV1:
+    """Validate raw wire bytes as a v1 event, raising ContractError with a reason."""
+    return parse_message(EventV1, payload, max_bytes)
+
+
+def json_schema(model: type[BaseModel]) -> dict:
+    """The JSON Schema (2020-12) of a wire message model, generated from the model itself."""
+    schema = model.model_json_schema(by_alias=True, mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://vigie.invalid/schemas/event-v1.json"
     return schema
 
 

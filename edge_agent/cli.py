@@ -1,4 +1,5 @@
-"""Command line of the edge agent: vigie-agent run | check-config | detect."""
+"""Command line of the edge agent: vigie-agent run | check-config | detect | calibrate |
+fetch-model."""
 
 from __future__ import annotations
 
@@ -52,6 +53,50 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from edge_agent.calibrate import CalibrationError, calibration_report, find_camera
+    from edge_agent.config import ConfigError, load_config
+
+    try:
+        camera = find_camera(load_config(args.config), args.camera)
+        lines = calibration_report(camera, [tuple(point) for point in args.point or []])
+    except (ConfigError, CalibrationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
+
+
+def _fetch_model(args: argparse.Namespace) -> int:
+    import httpx
+
+    from edge_agent.detectors.catalog import CATALOG
+    from edge_agent.fetch import ChecksumError, download_verified
+
+    wanted = args.name.removesuffix(".tflite")
+    entry = next((e for e in CATALOG if e.file_name.removesuffix(".tflite") == wanted), None)
+    if entry is None:
+        known = ", ".join(e.file_name.removesuffix(".tflite") for e in CATALOG)
+        print(f"error: unknown model {args.name!r}; known models: {known}", file=sys.stderr)
+        return 2
+    # A mirror serves the files under their catalog names (sites without internet access).
+    base = args.base_url.rstrip("/") if args.base_url else None
+    files = [
+        (entry.file_name, entry.model_url, entry.sha256),
+        (entry.label_file, entry.label_url, entry.label_sha256),
+    ]
+    for file_name, url, sha256 in files:
+        source = f"{base}/{file_name}" if base else url
+        try:
+            path = download_verified(source, args.dest / file_name, sha256)
+        except (httpx.HTTPError, ChecksumError, OSError) as exc:
+            print(f"error: {file_name} from {source}: {exc}", file=sys.stderr)
+            return 1
+        print(f"ok: {path} (sha256 {sha256[:12]}…)")
+    print(f"licence: {entry.license}")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from edge_agent.config import ConfigError, load_config
     from edge_agent.runner import run_agent
@@ -94,6 +139,29 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--threads", type=int, default=2)
     detect.add_argument("--threshold", type=float, default=0.5, help="minimum score printed")
     detect.set_defaults(handler=_detect)
+
+    calibrate = commands.add_parser(
+        "calibrate", help="check a camera's image-to-GPS calibration (errors in metres)"
+    )
+    calibrate.add_argument("config", type=Path)
+    calibrate.add_argument("--camera", required=True, help="camera id")
+    calibrate.add_argument(
+        "--point",
+        type=float,
+        nargs=2,
+        action="append",
+        metavar=("X", "Y"),
+        help="normalised image point to map to GPS (repeatable)",
+    )
+    calibrate.set_defaults(handler=_calibrate)
+
+    fetch = commands.add_parser(
+        "fetch-model", help="download a known detector model and its labels, sha256-checked"
+    )
+    fetch.add_argument("name", help="catalog name, e.g. mobilenet_ssd_v2_coco_quant_postprocess")
+    fetch.add_argument("--dest", type=Path, default=Path("."), help="folder to put the files in")
+    fetch.add_argument("--base-url", help="a mirror serving the files under their catalog names")
+    fetch.set_defaults(handler=_fetch_model)
     return parser
 
 

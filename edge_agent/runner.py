@@ -5,17 +5,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
+from collections.abc import Mapping, Sequence
 from contextlib import closing
+from dataclasses import dataclass
 
 import numpy as np
 
-from edge_agent.config import AgentConfig, CameraConfig
+from edge_agent.config import DEFAULT_LABEL_GROUPS, AgentConfig, CameraConfig
 from edge_agent.detectors import Detection, Detector, create_detector
+from edge_agent.geo import Geolocator
+from edge_agent.health import CameraStats, HealthMonitor, TimedDetector
+from edge_agent.motion import MotionGate
 from edge_agent.outbox import Outbox
-from edge_agent.policy import ThreatPolicy
+from edge_agent.policy import Threat, ThreatPolicy, threat_event
 from edge_agent.publisher import Publisher
-from edge_agent.sources import open_source
-from vigie_contract import EventV1, ModelInfo, event_topic
+from edge_agent.snapshot import DrawnBox, render_snapshot, snapshot_topic
+from edge_agent.sources import Frame, open_source
+from vigie_contract import EventV1, ModelInfo, SnapshotRef, event_topic
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +42,92 @@ class SharedDetector:
             return self._detector.detect(frame_bgr)
 
 
+@dataclass(frozen=True)
+class Alert:
+    """A confirmed threat ready to publish: its event and, if any, its snapshot JPEG."""
+
+    event: EventV1
+    snapshot: bytes | None
+
+
+@dataclass
+class PipelineStats:
+    """Per-camera counters of the frame pipeline."""
+
+    frames: int = 0
+    detector_runs: int = 0
+    last_motion_ratio: float | None = None
+
+
+class CameraPipeline:
+    """One camera's per-frame work: motion → detect → track → policy → geolocate → snapshot."""
+
+    def __init__(
+        self,
+        camera: CameraConfig,
+        agent_id: str,
+        detector: SharedDetector | Detector,
+        model: ModelInfo,
+        label_groups: Mapping[str, Sequence[str]] = DEFAULT_LABEL_GROUPS,
+    ) -> None:
+        self.camera = camera
+        self.agent_id = agent_id
+        self.detector = detector
+        self.model = model
+        self.motion = MotionGate(camera.motion)
+        self.policy = ThreatPolicy(camera, label_groups)
+        self.geolocator = Geolocator(camera.position, camera.calibration)
+        self.stats = PipelineStats()
+
+    def process(self, frame: Frame) -> list[Alert]:
+        """The alerts one frame confirms (none when motion gating skips the detector)."""
+        self.stats.frames += 1
+        motion = self.motion.check(frame.image, frame.captured_at)
+        self.stats.last_motion_ratio = motion.ratio
+        if not motion.run_detector:
+            return []
+        self.stats.detector_runs += 1
+        detections = self.detector.detect(frame.image)
+        threats = self.policy.observe(detections, frame.captured_at)
+        return [self._alert(threat, frame.image) for threat in threats]
+
+    def _alert(self, threat: Threat, image: np.ndarray) -> Alert:
+        event_id = uuid.uuid4()
+        snapshot = self._snapshot(threat, image)
+        reference = None
+        if snapshot is not None:
+            topic = snapshot_topic(self.agent_id, self.camera.id, event_id)
+            reference = SnapshotRef(topic=topic, bytes=len(snapshot))
+        event = threat_event(
+            self.agent_id,
+            self.camera.id,
+            threat,
+            self.geolocator.locate(threat.detection.box),
+            self.model,
+            event_id,
+            reference,
+        )
+        return Alert(event=event, snapshot=snapshot)
+
+    def _snapshot(self, threat: Threat, image: np.ndarray) -> bytes | None:
+        if not self.camera.snapshot.enabled:
+            return None
+        boxes = [
+            DrawnBox(track.detection, track.track_id, track.track_id == threat.track_id)
+            for track in self.policy.tracks
+            if track.seen
+        ]
+        snapshot = render_snapshot(image, boxes, self.camera.snapshot)
+        if snapshot is None:
+            logger.warning(
+                "camera %s: snapshot does not fit in %d bytes; event sent without one",
+                self.camera.id,
+                self.camera.snapshot.max_bytes,
+                extra={"camera_id": self.camera.id},
+            )
+        return snapshot
+
+
 def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
     """Run every camera until its media ends or `stop` is set, then until the outbox is drained."""
     stop = stop or threading.Event()
@@ -48,16 +141,25 @@ def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
         config.mqtt.host,
         config.mqtt.port,
     )
-    with Outbox(config.outbox_path) as outbox, Publisher(config.mqtt, outbox) as publisher:
+    stats = [CameraStats(camera.id, camera.source.offline_after_s) for camera in config.cameras]
+    with (
+        Outbox(config.outbox_path, config.outbox) as outbox,
+        Publisher(config.mqtt, outbox, agent_id=config.agent_id) as publisher,
+        HealthMonitor(
+            config.agent_id, stats, publisher, outbox, config.heartbeat.interval_s
+        ) as health,
+    ):
         publisher.start()
+        health.start()
         threads = [
             threading.Thread(
                 target=run_camera,
                 args=(camera, config.agent_id, detector, model, publisher, stop),
+                kwargs={"label_groups": config.label_groups, "stats": camera_stats},
                 name=f"camera-{camera.id}",
                 daemon=True,
             )
-            for camera in config.cameras
+            for camera, camera_stats in zip(config.cameras, stats, strict=True)
         ]
         try:
             for thread in threads:
@@ -91,7 +193,8 @@ def _log_undelivered(outbox: Outbox) -> None:
     pending = outbox.count()
     if pending:
         logger.warning(
-            "stopped with %d undelivered event(s) kept in %s for the next run",
+            "stopped with %d undelivered message(s) (events, snapshots, statuses)"
+            " kept in %s for the next run",
             pending,
             outbox.path,
             extra={"pending": pending},
@@ -105,33 +208,43 @@ def run_camera(
     model: ModelInfo,
     publisher: Publisher,
     stop: threading.Event,
+    label_groups: Mapping[str, Sequence[str]] = DEFAULT_LABEL_GROUPS,
+    stats: CameraStats | None = None,
 ) -> None:
-    """Capture, detect and confirm threats for one camera until its source ends; never raises."""
+    """Capture, detect and confirm threats for one camera until its source ends; never raises.
+
+    `stats` collects the camera's health figures (frames, detector time, failures).
+    """
+    stats = stats or CameraStats(camera.id, camera.source.offline_after_s)
     try:
-        _capture_loop(camera, agent_id, detector, model, publisher, stop)
+        timed = TimedDetector(detector, stats)
+        pipeline = CameraPipeline(camera, agent_id, timed, model, label_groups)
+        _capture_loop(camera, pipeline, publisher, stop, stats)
     except Exception:
         # One broken camera must not take the agent's other cameras down with it.
         logger.exception("camera %s: stopped by an unexpected error", camera.id)
+    stats.capture_ended()
     logger.info("camera %s: capture ended", camera.id, extra={"camera_id": camera.id})
 
 
 def _capture_loop(
     camera: CameraConfig,
-    agent_id: str,
-    detector: SharedDetector,
-    model: ModelInfo,
+    pipeline: CameraPipeline,
     publisher: Publisher,
     stop: threading.Event,
+    stats: CameraStats,
 ) -> None:
-    policy = ThreatPolicy(agent_id, camera, model)
-    topic = event_topic(agent_id, camera.id)
-    source = open_source(camera.source, camera.id, stop)
+    topic = event_topic(pipeline.agent_id, camera.id)
+    source = open_source(camera.source, camera.id, stop, observer=stats)
     next_capture = time.monotonic()
     with closing(source.frames()) as frames:
         for frame in frames:
-            for event in policy.observe(detector.detect(frame.image), frame.captured_at):
-                publisher.publish(topic, event.to_json())
-                _log_threat(event)
+            for alert in pipeline.process(frame):
+                # The snapshot goes first, so that the hub can show it as soon as the event lands.
+                if alert.snapshot is not None and alert.event.snapshot is not None:
+                    publisher.publish(alert.event.snapshot.topic, alert.snapshot)
+                publisher.publish(topic, alert.event.to_json())
+                _log_threat(alert.event)
             # A slow frame delays the next capture; it does not cause a burst to catch up.
             next_capture = max(next_capture + camera.interval_s, time.monotonic())
             if stop.wait(next_capture - time.monotonic()):

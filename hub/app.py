@@ -3,23 +3,40 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from hub import __version__
+from hub.agents import routes as agents_routes
+from hub.agents.sweeper import SweepSchedule, sweep_forever
+from hub.audit import routes as audit_routes
 from hub.broker import embedded_broker
+from hub.cameras import routes as cameras_routes
 from hub.config import HubSettings
 from hub.db.engine import Database, open_database
 from hub.db.schema import create_schema
 from hub.events import routes as events_routes
+from hub.events.relay import StoredEventRelay
 from hub.events.schemas import StoredEvent
-from hub.ingest.consumer import EventConsumer
+from hub.incidents import routes as incidents_routes
+from hub.incidents.grouping import GroupingPolicy
+from hub.incidents.schemas import IncidentOut
+from hub.incidents.stream import encode_incident
+from hub.ingest.consumer import BatchPolicy, BrokerSession, EventConsumer
+from hub.ingest.pipeline import IngestOptions
 from hub.map.routes import install as install_map
+from hub.playbooks import routes as playbooks_routes
+from hub.playbooks.service import seed_playbooks
+from hub.snapshots import routes as snapshots_routes
 from hub.stream import routes as stream_routes
 from hub.stream.broadcaster import Broadcaster, encode_event
+from hub.users.install import install_auth
+from vigie_contract.event import utc_now
 
 
 class HubRuntime:
@@ -43,28 +60,82 @@ class HubRuntime:
         async with AsyncExitStack() as stack:
             stack.callback(self._database.close)
             await asyncio.to_thread(create_schema, self._database.engine)
+            await asyncio.to_thread(_seed_playbooks, self._database)
             if settings.mqtt_embedded:
                 await stack.enter_async_context(
                     embedded_broker(settings.mqtt_host, settings.mqtt_port)
                 )
-            self._consumer = self._start_consumer(asyncio.get_running_loop())
+            loop = asyncio.get_running_loop()
+            if self._database.engine.dialect.name == "postgresql":
+                # Replicas may share the database: every event reaches this replica's clients
+                # through PostgreSQL, whichever replica stored it, in id order.
+                relay = StoredEventRelay(self._database, self._stream_relayed(loop))
+                relay.start()
+                stack.push_async_callback(asyncio.to_thread, relay.stop)
+            self._consumer = self._start_consumer(loop)
             stack.push_async_callback(asyncio.to_thread, self._consumer.stop)
+            sweeper = asyncio.create_task(
+                sweep_forever(
+                    self._database,
+                    SweepSchedule(
+                        interval_s=settings.health_sweep_interval_s,
+                        stale_after=timedelta(seconds=settings.agent_stale_after_s),
+                    ),
+                    grouping_policy(settings),
+                    self._publish_incident,
+                )
+            )
+            stack.push_async_callback(_cancelled, sweeper)
             yield
 
-    def _start_consumer(self, loop: asyncio.AbstractEventLoop) -> EventConsumer:
+    def _publish_incident(self, incident: IncidentOut) -> None:
+        # On the event loop, like every Broadcaster call.
+        self._broadcaster.publish(encode_incident(incident))
+
+    def _stream_relayed(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> Callable[[list[StoredEvent]], None]:
         broadcaster = self._broadcaster
+
+        def hand_to_stream(events: list[StoredEvent]) -> None:
+            # Runs on the relay thread: serialise there, deliver on the event loop.
+            loop.call_soon_threadsafe(broadcaster.publish_all, [encode_event(e) for e in events])
+
+        return hand_to_stream
+
+    def _start_consumer(self, loop: asyncio.AbstractEventLoop) -> EventConsumer:
+        settings, broadcaster = self._settings, self._broadcaster
+        relayed = self._database.engine.dialect.name == "postgresql"
 
         def hand_to_stream(event: StoredEvent) -> None:
             # Runs on the ingest thread: serialise there, deliver on the event loop.
-            loop.call_soon_threadsafe(broadcaster.publish, encode_event(event))
+            if not relayed:
+                loop.call_soon_threadsafe(broadcaster.publish, encode_event(event))
+
+        def hand_incident_to_stream(incident: IncidentOut) -> None:
+            # Runs on the ingest thread, after the commit that filed the incident.
+            loop.call_soon_threadsafe(broadcaster.publish, encode_incident(incident))
 
         consumer = EventConsumer(
-            host=self._settings.mqtt_host,
-            port=self._settings.mqtt_port,
-            client_id=self._settings.mqtt_client_id,
+            broker=BrokerSession(
+                host=settings.mqtt_host,
+                port=settings.mqtt_port,
+                client_id=settings.mqtt_client_id,
+                # The embedded amqtt broker speaks MQTT 3.1.1 only.
+                mqtt_v5=not settings.mqtt_embedded,
+                shared_group=settings.mqtt_shared_group,
+                session_expiry_s=settings.mqtt_session_expiry_s,
+            ),
             sessions=self._database.sessions,
-            max_event_bytes=self._settings.max_event_bytes,
+            options=IngestOptions(
+                max_event_bytes=settings.max_event_bytes, grouping=grouping_policy(settings)
+            ),
             on_stored=hand_to_stream,
+            on_incident=hand_incident_to_stream,
+            batching=BatchPolicy(
+                max_messages=settings.ingest_batch_max,
+                max_wait_s=settings.ingest_batch_wait_ms / 1000,
+            ),
         )
         consumer.start()
         return consumer
@@ -76,9 +147,17 @@ def create_app(settings: HubSettings) -> FastAPI:
     broadcaster = Broadcaster()
     runtime = HubRuntime(settings, database, broadcaster)
     app = FastAPI(title="Vigie hub", version=__version__, lifespan=runtime.lifespan)
+    # Every route, added before or after, needs a signed-in user unless security.py lists it public.
+    install_auth(app, database, settings)
     app.include_router(_health_router(database, runtime))
     app.include_router(events_routes.build_router(database))
+    app.include_router(snapshots_routes.build_router(database))
     app.include_router(stream_routes.build_router(database, broadcaster))
+    app.include_router(incidents_routes.build_router(database, broadcaster))
+    app.include_router(playbooks_routes.build_router(database))
+    app.include_router(agents_routes.build_router(database))
+    app.include_router(cameras_routes.build_router(database))
+    app.include_router(audit_routes.build_router(database))
     install_map(app, settings)
 
     @app.get("/", include_in_schema=False)
@@ -87,6 +166,25 @@ def create_app(settings: HubSettings) -> FastAPI:
         return RedirectResponse("/map/")
 
     return app
+
+
+def grouping_policy(settings: HubSettings) -> GroupingPolicy:
+    """The incident grouping rule the settings ask for."""
+    return GroupingPolicy(
+        window=timedelta(seconds=settings.incident_group_window_s),
+        radius_m=settings.incident_group_radius_m,
+    )
+
+
+def _seed_playbooks(database: Database) -> None:
+    with database.sessions.begin() as session:
+        seed_playbooks(session, utc_now())
+
+
+async def _cancelled(task: asyncio.Task) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _health_router(database: Database, runtime: HubRuntime) -> APIRouter:

@@ -1,4 +1,4 @@
-"""Command line of the hub: vigie-hub serve."""
+"""Command line of the hub: vigie-hub serve, create-user, create-token."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import uvicorn
 
 from hub.app import create_app
 from hub.config import SettingsError, load_settings
+from hub.users.commands import add_user_commands
 
 NOISY_LOGGERS = ("amqtt", "transitions")
 
@@ -22,11 +23,14 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # log_config=None: uvicorn's loggers then share the root handler configured in main().
+    # proxy_headers=False: whether X-Forwarded-* is believed is the hub's own setting
+    # (auth_trust_forwarded_headers), not uvicorn's default trust of 127.0.0.1.
     uvicorn.run(
         create_app(settings),
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
     return 0
@@ -43,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (overrides VIGIE_HTTP_HOST)")
     serve.add_argument("--port", type=int, help="listen port (overrides VIGIE_HTTP_PORT)")
     serve.set_defaults(handler=_serve)
+    add_user_commands(commands)
     return parser
 
 

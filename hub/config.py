@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,6 +17,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from hub.incidents.grouping import DEFAULT_GROUP_RADIUS_M, DEFAULT_GROUP_WINDOW_S
 from vigie_contract import MAX_EVENT_BYTES
 
 ENV_PREFIX = "VIGIE_"
@@ -40,8 +41,29 @@ class HubSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(8000, ge=1, le=65535)
     max_event_bytes: int = Field(MAX_EVENT_BYTES, ge=1024, le=16 * 1024 * 1024)
+    # Replicas sharing this group split the ingest ($share/<group>/..., MQTT v5); unset: no sharing.
+    mqtt_shared_group: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # How long the broker keeps the hub's session (and its queued messages) while it is away.
+    mqtt_session_expiry_s: int = Field(7 * 24 * 3600, ge=60, le=0xFFFFFFFE)
+    # Micro-batching: messages stored in one transaction, and how long to wait to fill a batch.
+    ingest_batch_max: int = Field(500, ge=1, le=10_000)
+    ingest_batch_wait_ms: float = Field(2.0, ge=0.0, le=1000.0)
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     map_tile_attribution: str = "&copy; OpenStreetMap contributors"
+    # Auth: browser sessions last this long, then the user logs in again.
+    auth_session_lifetime_s: int = Field(12 * 3600, ge=60, le=30 * 24 * 3600)
+    # Failed logins per (username, client address) within the window before refusing attempts.
+    auth_login_max_failures: int = Field(5, ge=1, le=1000)
+    auth_login_window_s: int = Field(300, ge=1, le=24 * 3600)
+    # Only behind a reverse proxy that sets them: X-Forwarded-Proto/-For/-Host are believed.
+    auth_trust_forwarded_headers: bool = False
+    # Incidents: a sighting joins an open incident of its type seen within the window, from the
+    # same camera or (detections) within the radius; else it opens a new one.
+    incident_group_window_s: float = Field(DEFAULT_GROUP_WINDOW_S, gt=0.0, le=7 * 24 * 3600)
+    incident_group_radius_m: float = Field(DEFAULT_GROUP_RADIUS_M, ge=0.0, le=100_000.0)
+    # Health: an agent unheard for this long is offline; the sweep looking for them runs this often.
+    agent_stale_after_s: float = Field(60.0, gt=0.0, le=24 * 3600)
+    health_sweep_interval_s: float = Field(10.0, gt=0.0, le=3600)
 
     @field_validator("database_url")
     @classmethod
@@ -67,6 +89,15 @@ class HubSettings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"bad port: {exc}") from None
         return url
+
+    @model_validator(mode="after")
+    def _shared_group_needs_mqtt_v5(self) -> HubSettings:
+        if self.mqtt_embedded and self.mqtt_shared_group:
+            raise ValueError(
+                "mqtt_shared_group needs an MQTT v5 broker; the embedded broker (mqtt_embedded) "
+                "speaks only MQTT 3.1.1: unset one of them"
+            )
+        return self
 
     @property
     def mqtt_host(self) -> str:
@@ -114,6 +145,8 @@ def load_settings(**overrides: object) -> HubSettings:
 def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "(settings)"
-        lines.append(f"{key} (env {ENV_PREFIX}{key.upper()}): {error['msg']}")
+        key = ".".join(str(part) for part in error["loc"])
+        # A rule across several keys has no location of its own: its message names the keys.
+        where = f"{key} (env {ENV_PREFIX}{key.upper()}): " if key else ""
+        lines.append(f"{where}{error['msg']}")
     return "invalid settings: " + "; ".join(lines)

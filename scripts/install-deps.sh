@@ -9,7 +9,9 @@ packages=()
 python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
 if [ "$profile" = test ]; then
   # postgresql-postgis follows the distribution's default PostgreSQL major version.
-  for pkg in postgresql postgresql-postgis mosquitto mosquitto-clients chromium fonts-liberation; do
+  # openssl, python3-gi and the GStreamer RTSP server: the agent's TLS and RTSP camera tests.
+  for pkg in postgresql postgresql-postgis mosquitto mosquitto-clients chromium fonts-liberation \
+    openssl python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || packages+=("$pkg")
   done
 elif [ "$profile" != demo ]; then

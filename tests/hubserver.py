@@ -26,6 +26,8 @@ from hub.app import create_app
 from hub.config import HubSettings
 from hub.db.engine import Database, open_database
 from hub.db.schema import create_schema
+from hub.users.roles import Role
+from hub.users.service import create_api_token, create_user, utc_now
 from tests.services import PostgisCluster, free_port
 from vigie_contract import Detection, EventV1, Location, ModelInfo, event_topic
 
@@ -34,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 HUB_START_TIMEOUT_S = 30.0
 HUB_STOP_TIMEOUT_S = 15.0
 PUBLISH_TIMEOUT_S = 10.0
+TEST_PASSWORD = "correct horse battery staple"
 
 
 def wait_until(condition: Callable[[], T], timeout: float = 10.0, what: str = "condition") -> T:
@@ -62,12 +65,17 @@ def healthz_ok(base_url: str) -> bool:
 
 
 def hub_settings(database_url: str, mqtt_url: str, **overrides: object) -> HubSettings:
-    """Settings for a test hub with a client id of its own.
+    """Settings for a test hub with a client id, and a shared-subscription group, of its own.
 
     Sharing the default id would hand a test the persistent session, and so the queued
-    messages, that an earlier test's hub left on the broker.
+    messages, that an earlier test's hub left on the broker. A group of its own makes it
+    subscribe as production replicas do, and keeps out the retained statuses that earlier
+    tests' agents left on the session-wide broker (shared subscriptions get no retained
+    messages); pass mqtt_shared_group=None to receive them.
     """
     client_id = f"vigie-hub-test-{uuid.uuid4().hex[:10]}"
+    if not overrides.get("mqtt_embedded"):
+        overrides.setdefault("mqtt_shared_group", client_id)
     return HubSettings(
         database_url=database_url, mqtt_url=mqtt_url, mqtt_client_id=client_id, **overrides
     )
@@ -93,7 +101,9 @@ def running_hub(settings: HubSettings, require_healthy: bool = True) -> Iterator
 def serving(app: ASGIApp, ready: Callable[[str], bool]) -> Iterator[str]:
     """Serve an ASGI app under uvicorn in a thread on a free port; yield its base URL once ready."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    # proxy_headers=False, as `vigie-hub serve` runs it: X-Forwarded-* trust is the hub's setting.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, proxy_headers=False)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="app-under-test", daemon=True)
     thread.start()
     base_url = f"http://127.0.0.1:{port}"
@@ -180,6 +190,49 @@ def block_connections(cluster: PostgisCluster, database_name: str) -> None:
 def allow_connections(cluster: PostgisCluster, database_name: str) -> None:
     """Let the database accept connections again."""
     cluster.psql(f"ALTER DATABASE {database_name} ALLOW_CONNECTIONS true")
+
+
+def add_user(database_url: str, role: str = "viewer", password: str = TEST_PASSWORD) -> str:
+    """Create a user with `role` (and a fresh name) in the hub's database; its username."""
+    username = f"{role}-{uuid.uuid4().hex[:8]}"
+    with opened_database(database_url) as database, database.sessions.begin() as session:
+        create_user(session, username, password, Role(role), utc_now())
+    return username
+
+
+def api_token(database_url: str, role: str = "viewer") -> str:
+    """A bearer token of a fresh user with `role`, created directly in the hub's database."""
+    username = f"{role}-{uuid.uuid4().hex[:8]}"
+    with opened_database(database_url) as database, database.sessions.begin() as session:
+        user = create_user(session, username, TEST_PASSWORD, Role(role), utc_now())
+        return create_api_token(session, user, "tests", utc_now())[1]
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header of a bearer token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def logged_in_client(
+    base_url: str, username: str, password: str = TEST_PASSWORD
+) -> Iterator[httpx.Client]:
+    """An httpx client holding a browser session's cookies and sending its CSRF header."""
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        credentials = {"username": username, "password": password}
+        response = client.post("/api/auth/login", json=credentials)
+        response.raise_for_status()
+        client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+        yield client
+
+
+def log_in_browser(context, base_url: str, username: str, password: str = TEST_PASSWORD) -> None:
+    """Log a Playwright browser context in: its pages then carry the session cookie."""
+    response = context.request.post(
+        f"{base_url}/api/auth/login", data={"username": username, "password": password}
+    )
+    if not response.ok:
+        raise AssertionError(f"login as {username} answered HTTP {response.status}")
 
 
 def make_event(

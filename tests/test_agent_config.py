@@ -143,15 +143,19 @@ def test_bad_severity_lists_the_allowed_values(tmp_path):
 
 
 def test_bad_source_type_lists_the_allowed_values(tmp_path):
-    message = config_error(tmp_path, changed(cameras__0__source={"type": "rtsp", "url": "x"}))
+    message = config_error(tmp_path, changed(cameras__0__source={"type": "onvif", "url": "x"}))
     assert message == (
-        "cameras.0.source.type: 'rtsp' is not allowed; allowed values: file, folder, http_snapshot"
+        "cameras.0.source.type: 'onvif' is not allowed; "
+        "allowed values: file, folder, http_snapshot, mjpeg, rtsp, usb"
     )
 
 
 def test_missing_source_type_lists_the_allowed_values(tmp_path):
     message = config_error(tmp_path, changed(cameras__0__source={"path": "clip.mp4"}))
-    assert message == "cameras.0.source.type: missing; allowed values: file, folder, http_snapshot"
+    assert message == (
+        "cameras.0.source.type: missing; "
+        "allowed values: file, folder, http_snapshot, mjpeg, rtsp, usb"
+    )
 
 
 def test_missing_camera_id_is_named(tmp_path):

@@ -260,16 +260,23 @@ def test_events_wait_out_an_outage_and_are_delivered_in_order_next_run(
     nothing_listens = f"mqtt://127.0.0.1:{free_port()}"
     stop = threading.Event()
     event_log.stop = stop
-    kept = watch_log("undelivered event(s) kept in")
+    kept = watch_log("undelivered message(s)")
 
     run_agent(agent_config(agent_id, nothing_listens, outbox_path, media, models), stop)
 
     with Outbox(outbox_path) as outbox:
-        stored = [parse_event(message.payload) for message in outbox.pending(limit=1000)]
+        queued = outbox.pending(limit=1000)
+    # Each event waits behind its snapshot; camera status rows may be queued too.
+    stored = [
+        parse_event(message.payload) for message in queued if message.topic.endswith("/event")
+    ]
+    snapshots = [message.topic for message in queued if "/snapshot/" in message.topic]
+    assert [topic.rsplit("/", 1)[1] for topic in snapshots] == [str(e.event_id) for e in stored]
     assert len(stored) >= 2, "the clip should confirm several threats"
     assert [str(event.event_id) for event in stored] == event_log.event_ids
     assert kept.messages == [
-        f"stopped with {len(stored)} undelivered event(s) kept in {outbox_path} for the next run"
+        f"stopped with {len(queued)} undelivered message(s) (events, snapshots, statuses)"
+        f" kept in {outbox_path} for the next run"
     ]
 
     event_log.stop = None
@@ -413,7 +420,7 @@ def test_ctrl_c_stops_the_cameras_and_keeps_undelivered_events(
     nothing_listens = f"mqtt://127.0.0.1:{free_port()}"
     outbox_path = tmp_path / "outbox.sqlite3"
     config = agent_config(agent_id, nothing_listens, outbox_path, media, models, loop=True)
-    kept = watch_log("undelivered event(s) kept in")
+    kept = watch_log("undelivered message(s)")
 
     class InterruptOnFirstEvent(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:

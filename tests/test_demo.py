@@ -11,7 +11,7 @@ import threading
 
 import httpx
 
-from tests.hubserver import wait_until
+from tests.hubserver import bearer, log_in_browser, logged_in_client, wait_until
 
 DEMO_GUARD_S = 120
 
@@ -41,9 +41,17 @@ def test_demo_cameras_reach_the_live_map(tmp_path, browser, artifacts_dir):
             what="the demo to print its map URL",
         )
         base_url = match.group(1)
+        username, password = re.search(r"Login: +(\S+) / (\S+)", "".join(output)).groups()
+        with logged_in_client(base_url, username, password) as client:
+            me = client.get("/api/auth/me").json()
+            token = client.post("/api/auth/tokens", json={"name": "test"}).json()["token"]
+        assert me["role"] == "admin"
+        assert httpx.get(f"{base_url}/api/events").status_code == 401
 
         def event_ids_by_camera() -> dict[str, list[str]]:
-            items = httpx.get(f"{base_url}/api/events?limit=1000").json()["items"]
+            items = httpx.get(f"{base_url}/api/events?limit=1000", headers=bearer(token)).json()[
+                "items"
+            ]
             by_camera: dict[str, list[str]] = {}
             for item in items:
                 by_camera.setdefault(item["camera_id"], []).append(item["event_id"])
@@ -56,7 +64,9 @@ def test_demo_cameras_reach_the_live_map(tmp_path, browser, artifacts_dir):
         )
         assert set(by_camera) <= {"cam-chatelet-works", "cam-quai-traffic", "cam-square-fountain"}
 
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        log_in_browser(context, base_url, username, password)
+        page = context.new_page()
         page.goto(f"{base_url}/map/")
         # One event of each camera, drawn with its perimeter on the map.
         wanted = [ids[0] for ids in by_camera.values()]
@@ -69,7 +79,7 @@ def test_demo_cameras_reach_the_live_map(tmp_path, browser, artifacts_dir):
             timeout=15000,
         )
         page.screenshot(path=str(artifacts_dir / "demo-map.png"))
-        page.close()
+        context.close()
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(timeout=30)

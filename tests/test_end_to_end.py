@@ -20,7 +20,7 @@ import sqlalchemy as sa
 import yaml
 from websockets.sync.client import connect
 
-from tests.hubserver import hub_process, wait_until
+from tests.hubserver import add_user, api_token, bearer, hub_process, log_in_browser, wait_until
 
 AGENT_TIMEOUT_S = 180
 
@@ -58,9 +58,15 @@ def write_agent_config(tmp_path: Path, mqtt_url: str, models: Path, media: Path)
     return path
 
 
-def collect_websocket(url: str, into: list[dict], ready: threading.Event, stop: threading.Event):
+def collect_websocket(
+    url: str,
+    headers: dict[str, str],
+    into: list[dict],
+    ready: threading.Event,
+    stop: threading.Event,
+):
     """Receive JSON messages from a WebSocket until stop is set."""
-    with connect(url, open_timeout=10) as socket:
+    with connect(url, additional_headers=headers, open_timeout=10) as socket:
         ready.set()
         while not stop.is_set():
             try:
@@ -69,9 +75,13 @@ def collect_websocket(url: str, into: list[dict], ready: threading.Event, stop: 
                 continue
 
 
-def open_map_and_read_layers(browser, base_url: str, event_id: str, screenshot: Path) -> dict:
-    """Open the live map and read the event's marker position and circle radius from Leaflet."""
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+def open_map_and_read_layers(
+    browser, base_url: str, username: str, event_id: str, screenshot: Path
+) -> dict:
+    """Log in, open the live map and read the event's marker position and circle radius."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    log_in_browser(context, base_url, username)
+    page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -92,7 +102,7 @@ def open_map_and_read_layers(browser, base_url: str, event_id: str, screenshot: 
         event_id,
     )
     page.screenshot(path=str(screenshot))
-    page.close()
+    context.close()
     return layers | {"errors": errors}
 
 
@@ -109,11 +119,12 @@ def test_threat_in_a_real_clip_reaches_the_live_map(
         "VIGIE_MAP_TILE_URL": "",
     }
     with hub_process(hub_env, tmp_path / "hub.log") as (_, base_url):
+        viewer = bearer(api_token(database_url))
         received: list[dict] = []
         ready, stop = threading.Event(), threading.Event()
         listener = threading.Thread(
             target=collect_websocket,
-            args=(base_url.replace("http", "ws") + "/ws/events", received, ready, stop),
+            args=(base_url.replace("http", "ws") + "/ws/events", viewer, received, ready, stop),
         )
         listener.start()
         try:
@@ -128,11 +139,15 @@ def test_threat_in_a_real_clip_reaches_the_live_map(
             assert agent.returncode == 0, agent.stderr[-3000:]
 
             items = wait_until(
-                lambda: httpx.get(f"{base_url}/api/events").json()["items"],
+                lambda: httpx.get(f"{base_url}/api/events", headers=viewer).json()["items"],
                 timeout=15,
                 what="the event in /api/events",
             )
-            wait_until(lambda: received, timeout=10, what="the event on the WebSocket")
+            wait_until(
+                lambda: {"event", "incident"} <= {message["type"] for message in received},
+                timeout=10,
+                what="the event and its incident on the WebSocket",
+            )
         finally:
             stop.set()
             listener.join(5)
@@ -156,9 +171,13 @@ def test_threat_in_a_real_clip_reaches_the_live_map(
         assert stored["model"]["name"] == "mobilenet_ssd_v2_coco_quant_postprocess"
         assert stored["model"]["sha256"].startswith("7046f31a")
 
-        assert [message["type"] for message in received] == ["event"]
-        assert received[0]["data"]["event_id"] == stored["event_id"]
-        assert received[0]["data"]["id"] == stored["id"]
+        # The stream carries the stored event once, and the incident it opened.
+        events = [message["data"] for message in received if message["type"] == "event"]
+        assert [(event["event_id"], event["id"]) for event in events] == [
+            (stored["event_id"], stored["id"])
+        ]
+        incidents = [message["data"] for message in received if message["type"] == "incident"]
+        assert "intrusion" in {incident["threat_type"] for incident in incidents}
 
         if backend == "postgis":
             engine = sa.create_engine(database_url)
@@ -185,7 +204,11 @@ def test_threat_in_a_real_clip_reaches_the_live_map(
             assert column_type.lower().startswith("geography(point")
 
         layers = open_map_and_read_layers(
-            browser, base_url, stored["event_id"], artifacts_dir / f"e2e-map-{backend}.png"
+            browser,
+            base_url,
+            add_user(database_url),
+            stored["event_id"],
+            artifacts_dir / f"e2e-map-{backend}.png",
         )
         assert layers["errors"] == []
         assert (round(layers["lat"], 5), round(layers["lon"], 5)) == (48.85795, 2.34655)

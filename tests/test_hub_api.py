@@ -10,6 +10,8 @@ from websockets.sync.client import connect
 
 from tests.hubserver import (
     allow_connections,
+    api_token,
+    bearer,
     block_connections,
     hub_settings,
     make_event,
@@ -23,9 +25,9 @@ pytestmark = pytest.mark.mqtt
 STORE_TIMEOUT_S = 15.0
 
 
-def items(base_url: str, query: str = "") -> list[dict]:
+def items(base_url: str, headers: dict[str, str], query: str = "") -> list[dict]:
     """GET /api/events with an optional query string; the items."""
-    response = httpx.get(f"{base_url}/api/events{query}", timeout=10)
+    response = httpx.get(f"{base_url}/api/events{query}", headers=headers, timeout=10)
     response.raise_for_status()
     return response.json()["items"]
 
@@ -38,16 +40,17 @@ def wire_part(item: dict) -> dict:
 def test_published_events_are_stored_once_and_listed(database_url: str, mqtt_url: str) -> None:
     first, second, third = make_event(), make_event(severity="low"), make_event(lat=43.3, lon=5.4)
     with running_hub(hub_settings(database_url, mqtt_url)) as base_url:
+        viewer = bearer(api_token(database_url))
         # `first` three times: QoS 1 re-deliveries must change nothing.
         publish_events(mqtt_url, [first, first, second, first, third])
         newest = wait_until(
-            lambda: [i for i in items(base_url) if i["event_id"] == str(third.event_id)],
+            lambda: [i for i in items(base_url, viewer) if i["event_id"] == str(third.event_id)],
             STORE_TIMEOUT_S,
             "the last event",
         )
-        listed = items(base_url)
-        page = items(base_url, "?limit=1")
-        replay = items(base_url, f"?after_id={listed[-1]['id']}")
+        listed = items(base_url, viewer)
+        page = items(base_url, viewer, "?limit=1")
+        replay = items(base_url, viewer, f"?after_id={listed[-1]['id']}")
 
     assert [wire_part(item) for item in listed] == [e.to_dict() for e in (third, second, first)]
     ids = [item["id"] for item in listed]
@@ -60,11 +63,13 @@ def test_published_events_are_stored_once_and_listed(database_url: str, mqtt_url
 def test_nearby_lists_only_events_within_the_radius(sqlite_url: str, mqtt_url: str) -> None:
     paris, lyon = make_event(lat=48.8566, lon=2.3522), make_event(lat=45.764, lon=4.8357)
     with running_hub(hub_settings(sqlite_url, mqtt_url)) as base_url:
+        viewer = bearer(api_token(sqlite_url))
         publish_events(mqtt_url, [paris, lyon])
-        wait_until(lambda: len(items(base_url)) == 2, STORE_TIMEOUT_S, "both events")
+        wait_until(lambda: len(items(base_url, viewer)) == 2, STORE_TIMEOUT_S, "both events")
         response = httpx.get(
             f"{base_url}/api/events/nearby",
             params={"lat": 48.86, "lon": 2.35, "radius_m": 5000},
+            headers=viewer,
         )
 
     assert response.status_code == 200
@@ -83,7 +88,8 @@ def test_bad_query_parameters_are_refused_with_422(sqlite_url: str, mqtt_url: st
         "/api/events/nearby?lat=0&radius_m=10": "lon",
     }
     with running_hub(hub_settings(sqlite_url, mqtt_url)) as base_url:
-        answers = {path: httpx.get(f"{base_url}{path}") for path in bad}
+        viewer = bearer(api_token(sqlite_url))
+        answers = {path: httpx.get(f"{base_url}{path}", headers=viewer) for path in bad}
 
     for path, parameter in bad.items():
         assert answers[path].status_code == 422, path
@@ -93,7 +99,9 @@ def test_bad_query_parameters_are_refused_with_422(sqlite_url: str, mqtt_url: st
 def test_healthz_and_front_page(sqlite_url: str, mqtt_url: str) -> None:
     with running_hub(hub_settings(sqlite_url, mqtt_url)) as base_url:
         health = httpx.get(f"{base_url}/healthz")
-        front = httpx.get(f"{base_url}/", follow_redirects=False)
+        front = httpx.get(
+            f"{base_url}/", headers=bearer(api_token(sqlite_url)), follow_redirects=False
+        )
 
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
@@ -120,11 +128,14 @@ def test_database_outage_is_reported_not_crashed(
         pytest.skip("needs the throw-away PostGIS cluster to cut connections")
     name = make_url(postgis_url).database
     with running_hub(hub_settings(postgis_url, mqtt_url)) as base_url:
+        viewer = bearer(api_token(postgis_url))
         block_connections(postgis_server, name)
         try:
             health = httpx.get(f"{base_url}/healthz", timeout=10)
             with (
-                connect(f"ws{base_url[4:]}/ws/events?after_id=0") as websocket,
+                connect(
+                    f"ws{base_url[4:]}/ws/events?after_id=0", additional_headers=viewer
+                ) as websocket,
                 pytest.raises(ConnectionClosedError) as closed,
             ):
                 websocket.recv(timeout=10)

@@ -16,7 +16,8 @@ from sqlalchemy.engine import make_url
 from hub.db.engine import Database
 from hub.events.schemas import StoredEvent
 from hub.events.service import list_dead_letters, list_events
-from hub.ingest.consumer import EventConsumer
+from hub.ingest.consumer import BrokerSession, EventConsumer
+from hub.ingest.pipeline import IngestOptions
 from tests.hubserver import (
     allow_connections,
     block_connections,
@@ -49,17 +50,20 @@ def unique_client_id() -> str:
 
 @contextmanager
 def running_consumer(
-    mqtt_url: str, database: Database, client_id: str
+    mqtt_url: str, database: Database, client_id: str, shared_group: str | None = None
 ) -> Iterator[tuple[EventConsumer, list[StoredEvent]]]:
     """A consumer subscribed to the broker, and the list of events it reports as stored."""
     parts = urlsplit(mqtt_url)
     stored: list[StoredEvent] = []
     consumer = EventConsumer(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 1883,
-        client_id=client_id,
+        broker=BrokerSession(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 1883,
+            client_id=client_id,
+            shared_group=shared_group,
+        ),
         sessions=database.sessions,
-        max_event_bytes=MAX_EVENT_BYTES,
+        options=IngestOptions(max_event_bytes=MAX_EVENT_BYTES),
         on_stored=stored.append,
     )
     consumer.start()

@@ -12,9 +12,13 @@ from fastapi import FastAPI
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from hub.config import HubSettings
 from hub.stream import routes as stream_routes
 from hub.stream.broadcaster import Broadcaster, StreamMessage
+from hub.users.install import install_auth
 from tests.hubserver import (
+    api_token,
+    bearer,
     hub_settings,
     make_event,
     opened_database,
@@ -36,17 +40,18 @@ def stream_url(base_url: str, after_id: int | None = None) -> str:
 
 
 def next_event(websocket: ClientConnection) -> dict:
-    """The data of the next message, which must be an event."""
-    message = json.loads(websocket.recv(timeout=RECEIVE_TIMEOUT_S))
-    assert message["type"] == "event"
-    return message["data"]
+    """The data of the next event message (incident changes share the stream and are skipped)."""
+    while True:
+        message = json.loads(websocket.recv(timeout=RECEIVE_TIMEOUT_S))
+        if message["type"] == "event":
+            return message["data"]
+        assert message["type"] == "incident", message
 
 
-def listed(base_url: str) -> list[dict]:
+def listed(base_url: str, headers: dict[str, str]) -> list[dict]:
     """Every stored event through the API, oldest first."""
-    return httpx.get(f"{base_url}/api/events", params={"after_id": 0, "limit": 1000}).json()[
-        "items"
-    ]
+    query = {"after_id": 0, "limit": 1000}
+    return httpx.get(f"{base_url}/api/events", params=query, headers=headers).json()["items"]
 
 
 def wire_part(item: dict) -> dict:
@@ -61,9 +66,20 @@ def base_url(sqlite_url: str, mqtt_url: str) -> Iterator[str]:
         yield url
 
 
-def test_every_client_receives_each_stored_event_once(base_url: str, mqtt_url: str) -> None:
+@pytest.fixture
+def viewer(sqlite_url: str, base_url: str) -> dict[str, str]:
+    """The bearer header of a viewer of the `base_url` hub."""
+    return bearer(api_token(sqlite_url))
+
+
+def test_every_client_receives_each_stored_event_once(
+    base_url: str, viewer: dict[str, str], mqtt_url: str
+) -> None:
     first, second = make_event(), make_event(threat_type="fire", severity="critical")
-    with connect(stream_url(base_url)) as alice, connect(stream_url(base_url)) as bob:
+    with (
+        connect(stream_url(base_url), additional_headers=viewer) as alice,
+        connect(stream_url(base_url), additional_headers=viewer) as bob,
+    ):
         publish_events(mqtt_url, [first, first, second])
         received = {
             name: [next_event(ws), next_event(ws)] for name, ws in [("a", alice), ("b", bob)]
@@ -71,7 +87,7 @@ def test_every_client_receives_each_stored_event_once(base_url: str, mqtt_url: s
 
     assert received["a"] == received["b"]
     assert [wire_part(data) for data in received["a"]] == [first.to_dict(), second.to_dict()]
-    assert received["a"] == listed(base_url)
+    assert received["a"] == listed(base_url, viewer)
 
 
 @pytest.fixture
@@ -82,20 +98,20 @@ def any_backend_hub(database_url: str, mqtt_url: str) -> Iterator[str]:
 
 
 def test_reconnect_with_after_id_replays_what_was_missed(
-    any_backend_hub: str, mqtt_url: str
+    any_backend_hub: str, database_url: str, mqtt_url: str
 ) -> None:
-    base_url = any_backend_hub
+    base_url, viewer = any_backend_hub, bearer(api_token(database_url))
     seen, missed, live = make_event(), [make_event(), make_event()], make_event()
-    with connect(stream_url(base_url)) as websocket:
+    with connect(stream_url(base_url), additional_headers=viewer) as websocket:
         publish_events(mqtt_url, [seen])
         last_id = next_event(websocket)["id"]
 
     publish_events(mqtt_url, missed)
-    wait_until(lambda: len(listed(base_url)) == 3, RECEIVE_TIMEOUT_S, "the missed events")
+    wait_until(lambda: len(listed(base_url, viewer)) == 3, RECEIVE_TIMEOUT_S, "the missed events")
 
     with (
-        connect(stream_url(base_url, after_id=last_id)) as resumed,
-        connect(stream_url(base_url)) as live_only,
+        connect(stream_url(base_url, after_id=last_id), additional_headers=viewer) as resumed,
+        connect(stream_url(base_url), additional_headers=viewer) as live_only,
     ):
         replayed = [next_event(resumed), next_event(resumed)]
         publish_events(mqtt_url, [live])
@@ -109,11 +125,13 @@ def test_reconnect_with_after_id_replays_what_was_missed(
     assert ids == sorted(set(ids))
 
 
-def test_replay_and_live_meet_without_gap_or_duplicate(base_url: str, mqtt_url: str) -> None:
+def test_replay_and_live_meet_without_gap_or_duplicate(
+    base_url: str, viewer: dict[str, str], mqtt_url: str
+) -> None:
     before, during = [make_event() for _ in range(20)], [make_event() for _ in range(20)]
     publish_events(mqtt_url, before)
-    wait_until(lambda: len(listed(base_url)) == 20, RECEIVE_TIMEOUT_S, "the first events")
-    with connect(stream_url(base_url, after_id=0)) as websocket:
+    wait_until(lambda: len(listed(base_url, viewer)) == 20, RECEIVE_TIMEOUT_S, "the first events")
+    with connect(stream_url(base_url, after_id=0), additional_headers=viewer) as websocket:
         # Events keep arriving while the replay runs: some may come both ways, none may be lost.
         publisher = threading.Thread(target=publish_one_by_one, args=(mqtt_url, during))
         publisher.start()
@@ -124,7 +142,7 @@ def test_replay_and_live_meet_without_gap_or_duplicate(base_url: str, mqtt_url: 
 
     expected = [str(event.event_id) for event in before + during]
     assert [data["event_id"] for data in received] == expected
-    assert received == listed(base_url)
+    assert received == listed(base_url, viewer)
 
 
 def publish_one_by_one(mqtt_url: str, events: list[EventV1]) -> None:
@@ -134,10 +152,10 @@ def publish_one_by_one(mqtt_url: str, events: list[EventV1]) -> None:
 
 
 @pytest.mark.parametrize("after_id", ["-1", "ten"])
-def test_bad_after_id_is_refused(base_url: str, after_id: str) -> None:
+def test_bad_after_id_is_refused(base_url: str, viewer: dict[str, str], after_id: str) -> None:
     with (
         pytest.raises(InvalidStatus) as refused,
-        connect(f"{stream_url(base_url)}?after_id={after_id}"),
+        connect(f"{stream_url(base_url)}?after_id={after_id}", additional_headers=viewer),
     ):
         pass
     assert refused.value.response.status_code == 403
@@ -153,10 +171,15 @@ def test_client_too_far_behind_is_closed_with_try_again_later(sqlite_url: str) -
         for event_id in (1, 2, 3):
             broadcaster.publish(StreamMessage(event_id, json.dumps({"n": event_id})))
 
+    viewer = bearer(api_token(sqlite_url))
     with opened_database(sqlite_url) as database:
+        install_auth(app, database, HubSettings(database_url=sqlite_url))
         app.include_router(stream_routes.build_router(database, broadcaster))
-        with serving(app, ready) as base_url, connect(stream_url(base_url)) as ws:
-            httpx.post(f"{base_url}/publish").raise_for_status()
+        with (
+            serving(app, ready) as base_url,
+            connect(stream_url(base_url), additional_headers=viewer) as ws,
+        ):
+            httpx.post(f"{base_url}/publish", headers=viewer).raise_for_status()
             kept = [json.loads(ws.recv(timeout=RECEIVE_TIMEOUT_S)) for _ in range(2)]
             with pytest.raises(ConnectionClosedError) as closed:
                 ws.recv(timeout=RECEIVE_TIMEOUT_S)

@@ -20,7 +20,17 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Route, WebSocketR
 
 from hub.config import HubSettings
 from hub.map.routes import install
-from tests.hubserver import hub_settings, make_event, publish_events, running_hub, wait_until
+from tests.hubserver import (
+    add_user,
+    api_token,
+    bearer,
+    hub_settings,
+    log_in_browser,
+    make_event,
+    publish_events,
+    running_hub,
+    wait_until,
+)
 from vigie_contract import Detection, EventV1
 
 STORE_TIMEOUT_S = 15.0
@@ -61,19 +71,20 @@ def tab(browser: Browser) -> Iterator[Tab]:
     context.close()
 
 
-def stored_items(base_url: str) -> list[dict]:
+def stored_items(base_url: str, headers: dict[str, str]) -> list[dict]:
     """The hub's stored events, newest first."""
-    response = httpx.get(f"{base_url}/api/events", timeout=10)
+    response = httpx.get(f"{base_url}/api/events", headers=headers, timeout=10)
     response.raise_for_status()
     return response.json()["items"]
 
 
-def wait_stored(base_url: str, events: list[EventV1]) -> dict[str, dict]:
+def wait_stored(database_url: str, base_url: str, events: list[EventV1]) -> dict[str, dict]:
     """Wait until the hub stored every event; their StoredEvent JSON by event_id."""
     wanted = {str(event.event_id) for event in events}
+    viewer = bearer(api_token(database_url))
 
     def all_stored() -> dict[str, dict]:
-        found = {item["event_id"]: item for item in stored_items(base_url)}
+        found = {item["event_id"]: item for item in stored_items(base_url, viewer)}
         return found if wanted <= found.keys() else {}
 
     return wait_until(all_stored, STORE_TIMEOUT_S, f"{len(wanted)} events stored")
@@ -147,8 +158,9 @@ def test_map_shows_stored_events_then_live_ones(
     )
     page = tab.page
     with running_hub(hub_settings(postgis_url, mqtt_url, map_tile_url="")) as base_url:
+        log_in_browser(page.context, base_url, add_user(postgis_url))
         publish_events(mqtt_url, [high, low])
-        wait_stored(base_url, [high, low])
+        wait_stored(postgis_url, base_url, [high, low])
         page.goto(f"{base_url}/map/")
         wait_for_event_count(page, 2)
         page.wait_for_selector(".vigie-connection[data-state='live']")
@@ -216,8 +228,9 @@ def test_map_reconnects_and_replays_what_it_missed(
     page, gate = tab.page, SocketGate()
     page.route_web_socket(re.compile(r"/ws/events"), gate.handle)
     with running_hub(hub_settings(postgis_url, mqtt_url, map_tile_url="")) as base_url:
+        log_in_browser(page.context, base_url, add_user(postgis_url))
         publish_events(mqtt_url, [before])
-        stored_before = wait_stored(base_url, [before])[str(before.event_id)]
+        stored_before = wait_stored(postgis_url, base_url, [before])[str(before.event_id)]
         page.goto(f"{base_url}/map/")
         wait_for_event_count(page, 1)
         page.wait_for_selector(".vigie-connection[data-state='live']")
@@ -238,7 +251,7 @@ def test_map_reconnects_and_replays_what_it_missed(
         first.close()
         page.wait_for_selector(".vigie-connection[data-state='reconnecting']")
         publish_events(mqtt_url, [missed])
-        wait_stored(base_url, [missed])
+        wait_stored(postgis_url, base_url, [missed])
         gate.is_open = True
         wait_for_event_count(page, 2)
         page.wait_for_selector(".vigie-connection[data-state='live']")
@@ -259,8 +272,9 @@ def test_map_retries_when_the_hub_api_fails(tab: Tab, postgis_url: str, mqtt_url
     page.route("**/map/config.json", lambda route: route.fulfill(status=500), times=1)
     page.route("**/api/events?*", lambda route: route.fulfill(status=503), times=1)
     with running_hub(hub_settings(postgis_url, mqtt_url, map_tile_url="")) as base_url:
+        log_in_browser(page.context, base_url, add_user(postgis_url))
         publish_events(mqtt_url, [event])
-        wait_stored(base_url, [event])
+        wait_stored(postgis_url, base_url, [event])
         page.goto(f"{base_url}/map/")
         wait_for_event_count(page, 1)
         page.wait_for_selector(".vigie-connection[data-state='live']")
@@ -292,6 +306,7 @@ def test_map_draws_the_configured_tiles(tab: Tab, postgis_url: str, mqtt_url: st
     page.on("request", lambda request: requested.append(request.url))
     page.route(f"{TILE_HOST}/**", blank_tile)
     with running_hub(settings) as base_url:
+        log_in_browser(page.context, base_url, add_user(postgis_url))
         publish_events(mqtt_url, [make_event()])
         page.goto(f"{base_url}/map/")
         wait_for_event_count(page, 1)

@@ -1,7 +1,8 @@
-"""Threat confirmation over consecutive captures, cool-down, label groups, and the events made."""
+"""Threat policy on tracks: median confirmation, per-track cool-down, rule kinds, events."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -9,34 +10,40 @@ import numpy as np
 
 from edge_agent.config import CameraConfig
 from edge_agent.detectors import Detection
-from edge_agent.policy import ThreatPolicy
-from vigie_contract import ModelInfo, parse_event
+from edge_agent.policy import ThreatPolicy, threat_event, within_hours
+from vigie_contract import Location, ModelInfo, parse_event
 
 MODEL = ModelInfo(name="mobilenet_ssd_v2_coco_quant_postprocess", sha256="ab" * 32)
 START = datetime(2026, 5, 4, 12, 0, 0, tzinfo=timezone.utc)
-
-PERSON = Detection(label="person", class_id=0, score=0.81, box=(0.1, 0.2, 0.3, 0.9))
-WEAK_PERSON = Detection(label="person", class_id=0, score=0.42, box=(0.1, 0.2, 0.3, 0.9))
-CAR = Detection(label="car", class_id=2, score=0.9, box=(0.5, 0.5, 0.9, 0.8))
-BACKPACK = Detection(label="backpack", class_id=26, score=0.6, box=(0.4, 0.3, 0.5, 0.5))
-HANDBAG = Detection(label="handbag", class_id=30, score=0.55, box=(0.6, 0.6, 0.7, 0.7))
-SUITCASE = Detection(label="suitcase", class_id=32, score=0.77, box=(0.2, 0.5, 0.4, 0.9))
+HERE = Location(lat=45.764, lon=4.8357, source="camera", accuracy_m=12)
+# A zone over the lower-left quarter of the image.
+SOUTH_WEST = {"name": "south-west", "include": [[[0, 0.5], [0.5, 0.5], [0.5, 1], [0, 1]]]}
 
 
-def camera(*rules: dict[str, Any]) -> CameraConfig:
-    """A camera at a fixed place with the given rules."""
+def det(label: str, score: float, box: tuple[float, float, float, float]) -> Detection:
+    """A detector output."""
+    return Detection(label=label, class_id=0, score=score, box=box)
+
+
+PERSON = det("person", 0.81, (0.1, 0.2, 0.3, 0.9))  # ground point (0.2, 0.9): in SOUTH_WEST
+CAR = det("car", 0.9, (0.55, 0.5, 0.95, 0.8))
+
+
+def camera(*rules: dict[str, Any], zones: list[dict] | None = None) -> CameraConfig:
+    """A camera at a fixed place with the given rules and zones."""
     return CameraConfig.model_validate(
         {
             "id": "platform-3",
             "source": {"type": "folder", "path": "/frames"},
             "position": {"lat": 45.764, "lon": 4.8357, "accuracy_m": 12},
             "rules": list(rules),
+            "zones": zones or [],
         }
     )
 
 
 def rule(**overrides: Any) -> dict[str, Any]:
-    """A person-intrusion rule: 3 captures to confirm, 10 s cool-down."""
+    """A person presence rule: 3 captures to confirm, 10 s cool-down."""
     return {
         "labels": ["person"],
         "threat_type": "intrusion",
@@ -49,146 +56,202 @@ def rule(**overrides: Any) -> dict[str, Any]:
     }
 
 
-def feed(policy: ThreatPolicy, captures: list[list[Detection]], start: datetime = START) -> list:
-    """Observe one capture per second; return, per capture, the events it produced."""
+def feed(policy: ThreatPolicy, captures: list[list[Detection]], step_s: float = 1.0) -> list:
+    """Observe one capture every step_s seconds; return, per capture, the threats it confirmed."""
     return [
-        policy.observe(detections, start + timedelta(seconds=index))
+        policy.observe(detections, START + timedelta(seconds=index * step_s))
         for index, detections in enumerate(captures)
     ]
 
 
-def test_threat_is_confirmed_on_the_nth_consecutive_capture():
-    policy = ThreatPolicy("agent-7", camera(rule()), MODEL)
+def alert_indexes(produced: list) -> list[int]:
+    """The capture indexes that confirmed at least one threat."""
+    return [index for index, threats in enumerate(produced) if threats]
+
+
+def test_a_track_is_confirmed_on_its_nth_capture():
+    policy = ThreatPolicy(camera(rule()))
     produced = feed(policy, [[PERSON], [PERSON, CAR], [PERSON]])
-    assert [len(events) for events in produced] == [0, 0, 1]
+    assert [len(threats) for threats in produced] == [0, 0, 1]
+    [threat] = produced[2]
+    assert (threat.rule.threat_type, threat.detection, threat.track_id) == ("intrusion", PERSON, 1)
 
 
-def test_event_carries_the_capture_place_rule_and_model():
-    policy = ThreatPolicy("agent-7", camera(rule()), MODEL)
-    second_person = Detection(label="person", class_id=0, score=0.93, box=(0.6, 0.1, 0.7, 0.5))
-    *_, [event] = feed(policy, [[PERSON], [PERSON], [PERSON, CAR, second_person]])
-
-    assert event.event_id.version == 4
-    assert (event.agent_id, event.camera_id) == ("agent-7", "platform-3")
-    assert event.captured_at == START + timedelta(seconds=2)
-    assert (event.threat_type, event.severity, event.perimeter_m) == ("intrusion", "high", 40)
-    assert [(d.label, d.score, d.box) for d in event.detections] == [
-        ("person", 0.93, (0.6, 0.1, 0.7, 0.5)),
-        ("person", 0.81, (0.1, 0.2, 0.3, 0.9)),
-    ]
-    location = event.location
-    assert (location.lat, location.lon, location.source, location.accuracy_m) == (
-        45.764,
-        4.8357,
-        "camera",
-        12,
-    )
-    assert event.model == MODEL
-    assert parse_event(event.to_json()) == event
+def test_the_median_forgives_one_weak_capture_but_not_two():
+    weak = det("person", 0.42, PERSON.box)
+    assert alert_indexes(feed(ThreatPolicy(camera(rule())), [[PERSON], [weak], [PERSON]])) == [2]
+    assert alert_indexes(feed(ThreatPolicy(camera(rule())), [[weak], [weak], [PERSON]])) == []
 
 
-def test_each_event_gets_a_fresh_id():
-    policy = ThreatPolicy("agent-7", camera(rule(confirm_frames=1, cooldown_s=0)), MODEL)
-    events = [event for events in feed(policy, [[PERSON]] * 4) for event in events]
-    assert len({event.event_id for event in events}) == 4
+def test_no_alert_on_a_capture_where_the_object_itself_is_weak():
+    weak = det("person", 0.42, PERSON.box)
+    policy = ThreatPolicy(camera(rule()))
+    assert alert_indexes(feed(policy, [[PERSON], [PERSON], [weak], [PERSON]])) == [3]
 
 
-def test_a_gap_resets_the_count():
-    policy = ThreatPolicy("agent-7", camera(rule()), MODEL)
-    produced = feed(policy, [[PERSON], [PERSON], [CAR], [PERSON], [PERSON], [], [PERSON]])
-    assert not any(produced)
-    assert policy.observe([PERSON], START + timedelta(seconds=7)) == []
-    assert len(policy.observe([PERSON], START + timedelta(seconds=8))) == 1
+def test_a_missed_capture_counts_as_zero():
+    policy = ThreatPolicy(camera(rule()))
+    produced = feed(policy, [[PERSON], [], [], [PERSON], [PERSON]])
+    # [0, 0, 0.81] then [0, 0.81, 0.81]: the track survives the misses and confirms on 4.
+    assert alert_indexes(produced) == [4]
+    assert {threat.track_id for threats in produced for threat in threats} == {1}
 
 
-def test_detections_below_min_score_do_not_count():
-    policy = ThreatPolicy("agent-7", camera(rule()), MODEL)
-    produced = feed(policy, [[PERSON], [WEAK_PERSON], [PERSON], [PERSON]])
-    assert [len(events) for events in produced] == [0, 0, 0, 0]
-
-
-def test_min_score_is_inclusive():
-    policy = ThreatPolicy("agent-7", camera(rule(min_score=0.42, confirm_frames=1)), MODEL)
-    assert len(policy.observe([WEAK_PERSON], START)) == 1
-
-
-def test_cooldown_holds_back_repeats_until_it_has_passed():
-    policy = ThreatPolicy("agent-7", camera(rule(confirm_frames=2, cooldown_s=10)), MODEL)
-    # Captures once per second at t = 0..13 with a person in every one.
-    produced = feed(policy, [[PERSON]] * 14)
-    alert_times = [index for index, events in enumerate(produced) if events]
-    assert alert_times == [1, 11]
-
-
-def test_cooldown_is_per_rule():
-    policy = ThreatPolicy(
-        "agent-7",
-        camera(
-            rule(confirm_frames=1, cooldown_s=60),
-            rule(labels=["car"], threat_type="vehicle", severity="low", confirm_frames=1),
-        ),
-        MODEL,
-    )
-    first = policy.observe([PERSON], START)
-    second = policy.observe([PERSON, CAR], START + timedelta(seconds=1))
-    assert [event.threat_type for event in first] == ["intrusion"]
-    assert [event.threat_type for event in second] == ["vehicle"]
+def test_the_same_track_waits_out_its_cooldown():
+    policy = ThreatPolicy(camera(rule(confirm_frames=2, cooldown_s=10)))
+    assert alert_indexes(feed(policy, [[PERSON]] * 14)) == [1, 11]
 
 
 def test_cooldown_counts_capture_time_not_captures():
-    policy = ThreatPolicy("agent-7", camera(rule(confirm_frames=1, cooldown_s=10)), MODEL)
+    policy = ThreatPolicy(camera(rule(confirm_frames=1, cooldown_s=10)))
     assert len(policy.observe([PERSON], START)) == 1
     assert policy.observe([PERSON], START + timedelta(seconds=9.999)) == []
     assert len(policy.observe([PERSON], START + timedelta(seconds=10))) == 1
 
 
-def test_a_label_group_confirms_across_its_labels():
-    bags = rule(
-        labels=["backpack", "handbag", "suitcase"],
-        threat_type="abandoned_object",
-        severity="medium",
-        min_score=0.5,
-    )
-    policy = ThreatPolicy("agent-7", camera(bags), MODEL)
-    produced = feed(policy, [[BACKPACK, PERSON], [SUITCASE], [HANDBAG, SUITCASE, CAR]])
+def test_each_new_track_alerts_on_its_own():
+    other = det("person", 0.9, (0.6, 0.1, 0.7, 0.5))
+    policy = ThreatPolicy(camera(rule(confirm_frames=2, cooldown_s=3600)))
+    produced = feed(policy, [[PERSON], [PERSON], [PERSON, other], [PERSON, other]])
+    assert [[t.track_id for t in threats] for threats in produced] == [[], [1], [], [2]]
 
-    assert [len(events) for events in produced] == [0, 0, 1]
-    [event] = produced[-1]
-    assert event.threat_type == "abandoned_object"
-    assert [d.label for d in event.detections] == ["suitcase", "handbag"]
+
+def test_a_label_group_keeps_one_track_through_relabelling():
+    bags = rule(labels=["bag"], threat_type="suspect_bag", severity="medium")
+    box = (0.4, 0.3, 0.5, 0.5)
+    captures = [
+        [det("backpack", 0.6, box)],
+        [det("suitcase", 0.7, box)],
+        [det("handbag", 0.6, box)],
+    ]
+    produced = feed(ThreatPolicy(camera(bags)), captures)
+    assert alert_indexes(produced) == [2]
+    assert produced[2][0].track_id == 1
 
 
 def test_rules_of_one_camera_are_independent():
-    bags = rule(labels=["backpack", "handbag", "suitcase"], threat_type="abandoned_object")
-    policy = ThreatPolicy("agent-7", camera(rule(confirm_frames=2), bags), MODEL)
-    produced = feed(policy, [[PERSON, BACKPACK], [PERSON, BACKPACK], [BACKPACK]])
-    assert [[event.threat_type for event in events] for events in produced] == [
-        [],
+    vehicles = rule(labels=["vehicle"], threat_type="vehicle_intrusion", confirm_frames=1)
+    policy = ThreatPolicy(camera(rule(confirm_frames=2), vehicles))
+    produced = feed(policy, [[PERSON, CAR], [PERSON, CAR]])
+    assert [[t.rule.threat_type for t in threats] for threats in produced] == [
+        ["vehicle_intrusion"],
         ["intrusion"],
-        ["abandoned_object"],
     ]
 
 
-def test_boxes_slightly_outside_the_frame_are_clipped_to_the_contract():
-    overflowing = Detection(label="person", class_id=0, score=0.7, box=(-0.02, 0.1, 0.5, 1.03))
-    policy = ThreatPolicy("agent-7", camera(rule(confirm_frames=1)), MODEL)
-    [event] = policy.observe([overflowing], START)
+def test_intrusion_counts_only_captures_inside_the_zone():
+    outside = det("person", 0.81, (0.6, 0.2, 0.8, 0.9))
+    policy = ThreatPolicy(camera(rule(kind="intrusion", zones=["south-west"]), zones=[SOUTH_WEST]))
+    produced = feed(policy, [[outside]] * 3 + [[PERSON]] * 3)
+    # The box jumps across the image: a new track, confirmed after 3 captures inside.
+    assert alert_indexes(produced) == [5]
+
+
+def test_an_exclude_polygon_carves_a_hole_in_the_zone():
+    zone = {**SOUTH_WEST, "exclude": [[[0.1, 0.8], [0.3, 0.8], [0.3, 0.95], [0.1, 0.95]]]}
+    policy = ThreatPolicy(camera(rule(kind="intrusion", zones=["south-west"]), zones=[zone]))
+    assert alert_indexes(feed(policy, [[PERSON]] * 5)) == []
+
+
+def test_after_hours_rule_fires_only_in_its_window():
+    night = {"start": "19:00", "end": "07:00", "timezone": "Europe/Paris"}
+    policy = ThreatPolicy(camera(rule(confirm_frames=1, active_hours=night)))
+    # 12:00 UTC is 14:00 in Paris (summer time): outside the window.
+    assert policy.observe([PERSON], START) == []
+    assert len(policy.observe([PERSON], START + timedelta(hours=8))) == 1  # 22:00 in Paris
+
+
+def test_daily_windows_wrap_past_midnight():
+    from edge_agent.config import ActiveHoursConfig
+
+    night = ActiveHoursConfig(start="22:00", end="06:00")
+    day = ActiveHoursConfig(start="08:00", end="18:00")
+    at = {hour: START.replace(hour=hour) for hour in (3, 12, 23)}
+    assert [within_hours(night, at[h]) for h in (3, 12, 23)] == [True, False, True]
+    assert [within_hours(day, at[h]) for h in (3, 12, 23)] == [False, True, False]
+
+
+def test_loitering_needs_the_dwell_time_inside_the_zone():
+    loiter = rule(kind="loitering", zones=["south-west"], dwell_s=30, threat_type="loitering")
+    policy = ThreatPolicy(camera(loiter, zones=[SOUTH_WEST]))
+    produced = feed(policy, [[PERSON]] * 8, step_s=5)
+    assert alert_indexes(produced) == [6]
+    assert produced[6][0].duration_s == 30.0
+
+
+def test_leaving_the_zone_restarts_the_dwell_clock():
+    outside = det("person", 0.81, (0.1, 0.2, 0.3, 0.45))  # same track, ground point above zone
+    loiter = rule(kind="loitering", zones=["south-west"], dwell_s=20, threat_type="loitering")
+    policy = ThreatPolicy(camera(loiter, zones=[SOUTH_WEST]))
+    produced = feed(policy, [[PERSON]] * 3 + [[outside]] + [[PERSON]] * 6, step_s=5)
+    # Inside from t=20 again; 20 s later is t=40 (capture 8).
+    assert alert_indexes(produced) == [8]
+
+
+def abandoned(**overrides: Any) -> dict[str, Any]:
+    """A left-behind bag rule: still for 30 s with nobody within 0.1."""
+    return rule(
+        kind="abandoned",
+        labels=["bag"],
+        threat_type="abandoned_object",
+        severity="medium",
+        unattended_s=30,
+        **overrides,
+    )
+
+
+BAG = det("suitcase", 0.77, (0.4, 0.6, 0.5, 0.9))
+
+
+def test_a_still_bag_with_nobody_near_is_abandoned():
+    produced = feed(ThreatPolicy(camera(abandoned())), [[BAG]] * 8, step_s=5)
+    assert alert_indexes(produced) == [6]
+    assert produced[6][0].duration_s == 30.0
+
+
+def test_a_bag_next_to_a_person_is_not_abandoned():
+    owner = det("person", 0.9, (0.52, 0.2, 0.65, 0.92))  # 0.02 right of the bag's ground point
+    produced = feed(ThreatPolicy(camera(abandoned())), [[BAG, owner]] * 10, step_s=5)
+    assert alert_indexes(produced) == []
+
+
+def test_a_moving_bag_is_not_abandoned():
+    moving = [
+        [det("suitcase", 0.77, (0.4, 0.6 - i * 0.03, 0.5, 0.9 - i * 0.03))] for i in range(10)
+    ]
+    assert alert_indexes(feed(ThreatPolicy(camera(abandoned())), moving, step_s=5)) == []
+
+
+def test_the_event_carries_rule_track_place_and_model():
+    policy = ThreatPolicy(camera(rule(confirm_frames=1)))
+    [threat] = policy.observe([PERSON], START)
+    event_id = uuid.uuid4()
+    event = threat_event("agent-7", "platform-3", threat, HERE, MODEL, event_id)
+
+    assert (event.event_id, event.agent_id, event.camera_id) == (event_id, "agent-7", "platform-3")
+    assert event.captured_at == START
+    assert (event.threat_type, event.severity, event.perimeter_m) == ("intrusion", "high", 40)
+    assert [(d.label, d.score, d.box, d.track_id) for d in event.detections] == [
+        ("person", 0.81, (0.1, 0.2, 0.3, 0.9), 1)
+    ]
+    assert (event.location, event.model, event.snapshot) == (HERE, MODEL, None)
+    assert parse_event(event.to_json()) == event
+
+
+def test_event_boxes_are_clipped_and_scores_are_plain_floats():
+    overflowing = det("person", np.float32(0.75), (-0.02, 0.1, 0.5, 1.03))
+    [threat] = ThreatPolicy(camera(rule(confirm_frames=1))).observe([overflowing], START)
+    event = threat_event("agent-7", "platform-3", threat, HERE, MODEL, uuid.uuid4())
     assert event.detections[0].box == (0.0, 0.1, 0.5, 1.0)
+    assert event.to_dict()["detections"][0]["score"] == 0.75
     assert parse_event(event.to_json()) == event
 
 
 def test_capture_times_in_other_zones_become_utc():
     paris = timezone(timedelta(hours=2))
-    policy = ThreatPolicy("agent-7", camera(rule(confirm_frames=1)), MODEL)
-    [event] = policy.observe([PERSON], datetime(2026, 5, 4, 14, 0, tzinfo=paris))
+    [threat] = ThreatPolicy(camera(rule(confirm_frames=1))).observe(
+        [PERSON], datetime(2026, 5, 4, 14, 0, tzinfo=paris)
+    )
+    event = threat_event("agent-7", "platform-3", threat, HERE, MODEL, uuid.uuid4())
     assert event.captured_at == START
     assert event.captured_at.tzinfo == timezone.utc
-
-
-def test_numpy_scores_become_plain_floats():
-    detection = Detection(
-        label="person", class_id=0, score=np.float32(0.75), box=(0.1, 0.1, 0.2, 0.2)
-    )
-    policy = ThreatPolicy("agent-7", camera(rule(confirm_frames=1)), MODEL)
-    [event] = policy.observe([detection], START)
-    assert event.to_dict()["detections"][0]["score"] == 0.75

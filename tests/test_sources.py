@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import logging
+import re
 import shutil
 import threading
 import time
@@ -16,41 +18,52 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_agent.config import FileSourceConfig, FolderSourceConfig, HttpSnapshotSourceConfig
+from edge_agent.config import (
+    FileSourceConfig,
+    FolderSourceConfig,
+    HttpSnapshotSourceConfig,
+    UsbSourceConfig,
+)
 from edge_agent.sources import Backoff, Frame, open_source
 from edge_agent.sources.file import FileSource
 from edge_agent.sources.folder import FolderSource
 from edge_agent.sources.http_snapshot import HttpSnapshotSource
+from edge_agent.sources.usb import UsbSource, device_path
 from tests.services import free_port
 
 
-class StopAfterErrors(logging.Handler):
-    """Collects a camera's error records and sets `stop` once `limit` of them have arrived."""
+class StopAfterRetries(logging.Handler):
+    """Collects a camera's retry records (any level) and sets `stop` after `limit` of them."""
 
     def __init__(self, camera_id: str, stop: threading.Event, limit: int = 2) -> None:
-        super().__init__(level=logging.ERROR)
+        super().__init__(level=logging.DEBUG)
         self.camera_id = camera_id
         self.stop = stop
         self.limit = limit
         self.messages: list[str] = []
+        self.levels: list[int] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(record, "camera_id", None) != self.camera_id:
+        if getattr(record, "camera_id", None) != self.camera_id or not hasattr(record, "retry"):
             return
         self.messages.append(record.getMessage())
+        self.levels.append(record.levelno)
         if len(self.messages) >= self.limit:
             self.stop.set()
 
 
 @pytest.fixture
-def errors_stop_source() -> Iterator[tuple[threading.Event, StopAfterErrors]]:
-    """A stop event that the second logged read failure of camera 'cam' sets."""
+def errors_stop_source() -> Iterator[tuple[threading.Event, StopAfterRetries]]:
+    """A stop event that the second read failure of camera 'cam' sets."""
     stop = threading.Event()
-    handler = StopAfterErrors("cam", stop)
+    handler = StopAfterRetries("cam", stop)
     logger = logging.getLogger("edge_agent.sources")
+    previous_level = logger.level
+    logger.setLevel(logging.DEBUG)
     logger.addHandler(handler)
     yield stop, handler
     logger.removeHandler(handler)
+    logger.setLevel(previous_level)
 
 
 def assert_frames(frames: list[Frame], shape: tuple[int, int, int]) -> None:
@@ -110,9 +123,13 @@ def test_missing_file_is_logged_and_retried_until_stopped(tmp_path, errors_stop_
     path = tmp_path / "absent.mp4"
     source = open_source(file_source(path), "cam", stop, Backoff(0.01, 0.05))
     assert list(source.frames()) == []
-    assert len(errors.messages) == 2
-    assert errors.messages[0].startswith(f"camera cam: cannot open video file {path}; retry 1")
-    assert "retry 2" in errors.messages[1]
+    assert errors.messages == [
+        f"camera cam: unreachable: cannot open video file {path}; "
+        "retrying with back-off up to 0.05 s",
+        f"camera cam: still unreachable: cannot open video file {path}; retry 2 in 0.0 s",
+    ]
+    # One error line per outage; the retries after it are debug lines.
+    assert errors.levels == [logging.ERROR, logging.DEBUG]
 
 
 def test_unreadable_file_is_logged_and_retried(tmp_path, errors_stop_source):
@@ -173,7 +190,9 @@ def test_missing_folder_is_logged_and_retried_until_stopped(tmp_path, errors_sto
     stop, errors = errors_stop_source
     config = FolderSourceConfig(type="folder", path=tmp_path / "nowhere")
     assert list(open_source(config, "cam", stop, Backoff(0.01, 0.05)).frames()) == []
-    assert errors.messages[0].startswith(f"camera cam: image folder {tmp_path / 'nowhere'}")
+    assert errors.messages[0].startswith(
+        f"camera cam: unreachable: image folder {tmp_path / 'nowhere'}"
+    )
 
 
 def test_empty_looping_folder_is_logged_and_retried(tmp_path, errors_stop_source):
@@ -186,8 +205,40 @@ def test_empty_looping_folder_is_logged_and_retried(tmp_path, errors_stop_source
 # HTTP snapshots
 
 
+DIGEST_REALM = "vigie-test-camera"
+DIGEST_NONCE = "5f2b1c0e9a8d7c6b"
+
+
+def digest_challenge() -> str:
+    """The WWW-Authenticate header of a camera asking for digest auth (RFC 7616, MD5)."""
+    return f'Digest realm="{DIGEST_REALM}", qop="auth", nonce="{DIGEST_NONCE}", algorithm=MD5'
+
+
+def digest_accepts(authorization: str | None, method: str, user: str, password: str) -> bool:
+    """Whether an Authorization header is a correct digest answer for these credentials."""
+    if not authorization or not authorization.startswith("Digest "):
+        return False
+    fields = {
+        key: quoted if quoted else bare
+        for key, quoted, bare in re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]*))', authorization)
+    }
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    if fields.get("username") != user or fields.get("nonce") != DIGEST_NONCE:
+        return False
+    ha1 = md5(f"{user}:{DIGEST_REALM}:{password}")
+    ha2 = md5(f"{method}:{fields.get('uri')}")
+    expected = md5(
+        f"{ha1}:{DIGEST_NONCE}:{fields.get('nc')}:{fields.get('cnonce')}:{fields.get('qop')}:{ha2}"
+    )
+    return fields.get("response") == expected
+
+
 class SnapshotServer(ThreadingHTTPServer):
-    """A local camera: /snapshot.jpg, /private.jpg (basic auth), /text, /flaky.jpg (404 twice)."""
+    """A local camera: /snapshot.jpg, /private.jpg (basic auth), /digest.jpg (digest auth),
+    /text, /flaky.jpg (404 twice)."""
 
     def __init__(self, jpeg: bytes) -> None:
         super().__init__(("127.0.0.1", 0), SnapshotHandler)
@@ -211,6 +262,11 @@ class SnapshotHandler(BaseHTTPRequestHandler):
                 self._reply(200, "image/jpeg", self.server.jpeg)
             else:
                 self._reply(401, "text/plain", b"who are you?")
+        elif self.path == "/digest.jpg":
+            if digest_accepts(self.headers.get("Authorization"), "GET", "viewer", "secret"):
+                self._reply(200, "image/jpeg", self.server.jpeg)
+            else:
+                self._reply(401, "text/plain", b"digest please", digest_challenge())
         elif self.path == "/text":
             self._reply(200, "text/plain", b"hello, I am not a JPEG")
         elif self.path == "/flaky.jpg" and self.server.flaky_failures_left == 0:
@@ -221,8 +277,12 @@ class SnapshotHandler(BaseHTTPRequestHandler):
         else:
             self._reply(404, "text/plain", b"no such snapshot")
 
-    def _reply(self, status: int, content_type: str, body: bytes) -> None:
+    def _reply(
+        self, status: int, content_type: str, body: bytes, challenge: str | None = None
+    ) -> None:
         self.send_response(status)
+        if challenge is not None:
+            self.send_header("WWW-Authenticate", challenge)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -264,6 +324,26 @@ def test_http_snapshot_sends_basic_auth(snapshot_server):
     assert frame.image.shape == (600, 512, 3)
 
 
+def test_http_snapshot_answers_a_digest_challenge(snapshot_server):
+    config = snapshot(
+        f"{snapshot_server.base_url}/digest.jpg",
+        username="viewer",
+        password="secret",
+        auth="digest",
+    )
+    frames = list(itertools.islice(open_source(config, "cam").frames(), 2))
+    assert_frames(frames, (600, 512, 3))
+
+
+def test_http_snapshot_with_a_wrong_digest_password_is_refused(snapshot_server, errors_stop_source):
+    stop, errors = errors_stop_source
+    config = snapshot(
+        f"{snapshot_server.base_url}/digest.jpg", username="viewer", password="nope", auth="digest"
+    )
+    assert list(open_source(config, "cam", stop, Backoff(0.01, 0.05)).frames()) == []
+    assert "returned HTTP 401" in errors.messages[0]
+
+
 def test_http_snapshot_without_credentials_is_logged_not_raised(
     snapshot_server, errors_stop_source
 ):
@@ -278,8 +358,9 @@ def test_http_404_is_logged_with_the_camera_and_retried(snapshot_server, errors_
     url = f"{snapshot_server.base_url}/missing.jpg"
     assert list(open_source(snapshot(url), "cam", stop, Backoff(0.01, 0.05)).frames()) == []
     assert errors.messages == [
-        f"camera cam: snapshot GET {url} returned HTTP 404; retry 1 in 0.0 s",
-        f"camera cam: snapshot GET {url} returned HTTP 404; retry 2 in 0.0 s",
+        f"camera cam: unreachable: snapshot GET {url} returned HTTP 404; "
+        "retrying with back-off up to 0.05 s",
+        f"camera cam: still unreachable: snapshot GET {url} returned HTTP 404; retry 2 in 0.0 s",
     ]
 
 
@@ -288,7 +369,9 @@ def test_unreachable_camera_is_logged_not_raised(errors_stop_source):
     url = f"http://127.0.0.1:{free_port()}/snapshot.jpg"
     config = snapshot(url, timeout_s=2)
     assert list(open_source(config, "cam", stop, Backoff(0.01, 0.05)).frames()) == []
-    assert errors.messages[0].startswith(f"camera cam: snapshot GET {url} failed: ConnectError")
+    assert errors.messages[0].startswith(
+        f"camera cam: unreachable: snapshot GET {url} failed: ConnectError"
+    )
 
 
 def test_non_image_response_is_logged_not_raised(snapshot_server, errors_stop_source):
@@ -301,10 +384,15 @@ def test_non_image_response_is_logged_not_raised(snapshot_server, errors_stop_so
 def test_camera_that_recovers_delivers_frames_after_retries(snapshot_server, caplog):
     config = snapshot(f"{snapshot_server.base_url}/flaky.jpg")
     backoff = Backoff(0.01, 0.05)
-    with caplog.at_level(logging.ERROR, logger="edge_agent.sources"):
+    with caplog.at_level(logging.DEBUG, logger="edge_agent.sources"):
         frame = next(open_source(config, "cam", backoff=backoff).frames())
     assert frame.image.shape == (600, 512, 3)
-    assert [record.getMessage().count("HTTP 404") for record in caplog.records] == [1, 1]
+    assert [(r.levelname, r.getMessage()[:30]) for r in caplog.records] == [
+        ("ERROR", "camera cam: unreachable: snaps"),
+        ("DEBUG", "camera cam: still unreachable:"),
+        ("WARNING", "camera cam: frames again after"),
+    ]
+    assert caplog.records[-1].getMessage() == "camera cam: frames again after 2 failed attempt(s)"
     assert backoff.failures == 0
 
 
@@ -313,3 +401,94 @@ def test_backoff_doubles_up_to_its_cap_and_resets():
     assert [backoff.next_delay() for _ in range(5)] == [0.5, 1, 2, 3, 3]
     backoff.reset()
     assert backoff.next_delay() == 0.5
+
+
+def test_backoff_stays_capped_after_days_of_failures():
+    backoff = Backoff(initial_s=0.5, maximum_s=30)
+    backoff.failures = 100_000
+    assert backoff.next_delay() == 30
+
+
+def test_source_backoff_comes_from_its_config(tmp_path):
+    config = FolderSourceConfig(type="folder", path=tmp_path, reconnect_min_s=2, reconnect_max_s=40)
+    source = open_source(config, "cam")
+    assert (source.backoff.initial_s, source.backoff.maximum_s) == (2, 40)
+
+
+def test_frames_are_resized_to_the_detection_resolution(media):
+    config = file_source(media / "traffic_frames.mp4", resolution=(480, 270))
+    frames = list(open_source(config, "cam").frames())
+    assert len(frames) == 20
+    assert_frames(frames, (270, 480, 3))
+
+
+class Observer:
+    """Records what a source reports to the camera's health figures."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.problems: list[str] = []
+
+    def frame_captured(self, captured_at) -> None:
+        self.frames += 1
+
+    def capture_failed(self, problem: str) -> None:
+        self.problems.append(problem)
+
+
+def test_a_source_reports_frames_and_failures_to_its_observer(snapshot_server):
+    observer = Observer()
+    config = snapshot(f"{snapshot_server.base_url}/flaky.jpg")
+    source = open_source(config, "cam", backoff=Backoff(0.01, 0.05), observer=observer)
+    frames = list(itertools.islice(source.frames(), 2))
+    assert len(frames) == observer.frames == 2
+    assert (
+        observer.problems
+        == [f"snapshot GET {snapshot_server.base_url}/flaky.jpg returned HTTP 404"] * 2
+    )
+
+
+def test_credentials_in_a_url_never_reach_the_log(errors_stop_source):
+    stop, errors = errors_stop_source
+    port = free_port()
+    config = snapshot(f"http://admin:hunter2@127.0.0.1:{port}/snapshot.jpg", timeout_s=2)
+    assert list(open_source(config, "cam", stop, Backoff(0.01, 0.05)).frames()) == []
+    assert f"http://127.0.0.1:{port}/snapshot.jpg" in errors.messages[0]
+    assert not any("hunter2" in message for message in errors.messages)
+
+
+# USB cameras: no real device can exist on this machine; the checks and error path can.
+
+
+def test_usb_device_must_be_under_dev():
+    with pytest.raises(ValueError, match="must be a device under /dev/"):
+        UsbSourceConfig(type="usb", device="/home/pi/video0")
+    with pytest.raises(ValueError, match="0 or more"):
+        UsbSourceConfig(type="usb", device=-1)
+
+
+def test_usb_device_number_names_its_device_file():
+    assert device_path(UsbSourceConfig(type="usb", device=2).device) == Path("/dev/video2")
+    config = UsbSourceConfig(type="usb", device="/dev/v4l/by-id/usb-cam-video-index0")
+    assert device_path(config.device) == Path("/dev/v4l/by-id/usb-cam-video-index0")
+
+
+def test_unplugged_usb_camera_is_logged_once_and_retried(errors_stop_source):
+    stop, errors = errors_stop_source
+    config = UsbSourceConfig(type="usb", device="/dev/video-vigie-absent")
+    source = open_source(config, "cam", stop, Backoff(0.01, 0.05))
+    assert isinstance(source, UsbSource)
+    assert list(source.frames()) == []
+    assert errors.messages[0] == (
+        "camera cam: unreachable: USB camera /dev/video-vigie-absent not found "
+        "(unplugged, or another device name?); retrying with back-off up to 0.05 s"
+    )
+    assert errors.levels == [logging.ERROR, logging.DEBUG]
+
+
+def test_a_device_that_is_not_a_camera_is_a_clear_error(errors_stop_source):
+    stop, errors = errors_stop_source
+    source = open_source(UsbSourceConfig(type="usb", device="/dev/null"), "cam", stop)
+    source.backoff = Backoff(0.01, 0.05)
+    assert list(source.frames()) == []
+    assert "cannot open USB camera /dev/null" in errors.messages[0]

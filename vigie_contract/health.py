@@ -77,6 +77,8 @@ class HeartbeatV1(_Message):
     version: ShortText
     uptime_s: Seconds
     queue_depth: Annotated[int, Field(ge=0)]
+    # Messages the agent's full or expired outbox dropped (oldest first) since it started.
+    outbox_dropped: Annotated[int, Field(ge=0)] | None = None
     cpu_load: Annotated[float, Field(ge=0.0)] | None = None
     cpu_temp_c: Annotated[float, Field(ge=-50.0, le=150.0)] | None = None
     cameras: Annotated[list[CameraHealth], Field(max_length=256)] = []

@@ -1,7 +1,8 @@
 """make demo: a hub (embedded MQTT broker, SQLite) and one agent with three simulated cameras.
 
 The cameras replay real footage around Place du Châtelet in Paris through the real detector and
-real MQTT, so threats appear on the live map. Ctrl-C stops everything; each run starts clean.
+real MQTT, so threats appear on the live map. Each run starts clean with a fresh admin account,
+whose password is printed with the URLs. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -23,6 +25,8 @@ import yaml
 from vigie_demo.assets import default_assets_dir, resolve_all
 
 log = logging.getLogger("vigie_demo")
+
+ADMIN_USERNAME = "admin"
 
 # Three cameras on the square, each with a rule that makes sense for its footage.
 CAMERAS = [
@@ -119,6 +123,22 @@ def wait_until_healthy(base_url: str, hub: subprocess.Popen, timeout_s: float) -
     raise RuntimeError(f"the hub did not become healthy within {timeout_s:.0f} s")
 
 
+def create_admin(hub_env: dict[str, str]) -> str:
+    """Create the demo's admin account through `vigie-hub create-user`; return its password."""
+    password = secrets.token_urlsafe(12)
+    command = ["create-user", ADMIN_USERNAME, "--role", "admin", "--password-stdin"]
+    created = subprocess.run(
+        [sys.executable, "-m", "hub.cli", *command],
+        input=password + "\n",
+        env=hub_env,
+        capture_output=True,
+        text=True,
+    )
+    if created.returncode != 0:
+        raise RuntimeError(f"cannot create the demo admin: {created.stderr.strip()}")
+    return password
+
+
 def stop_process(process: subprocess.Popen, name: str) -> None:
     """Ask a child to stop (SIGTERM), then kill it if it does not within 10 s."""
     if process.poll() is not None:
@@ -180,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         "VIGIE_HTTP_PORT": str(http_port),
     }
 
+    admin_password = create_admin(hub_env)
     hub = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve"], env=hub_env)
     agent: subprocess.Popen | None = None
     try:
@@ -187,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         agent = subprocess.Popen([sys.executable, "-m", "edge_agent.cli", "run", str(config_path)])
         print(
             f"\n  Vigie demo is running.\n  Live map: {base_url}/map/\n"
-            f"  API:      {base_url}/api/events\n  Ctrl-C to stop.\n",
+            f"  API:      {base_url}/api/events\n"
+            f"  Login:    {ADMIN_USERNAME} / {admin_password}  (at {base_url}/login)\n"
+            "  Ctrl-C to stop.\n",
             flush=True,
         )
         deadline = time.monotonic() + args.duration if args.duration else None

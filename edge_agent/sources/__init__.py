@@ -8,14 +8,29 @@ from edge_agent.config import (
     FileSourceConfig,
     FolderSourceConfig,
     HttpSnapshotSourceConfig,
+    MjpegSourceConfig,
+    RtspSourceConfig,
     SourceConfig,
+    UsbSourceConfig,
 )
-from edge_agent.sources.base import Backoff, Frame, Source
+from edge_agent.sources.base import Backoff, CaptureObserver, Frame, Source
 from edge_agent.sources.file import FileSource
 from edge_agent.sources.folder import FolderSource
 from edge_agent.sources.http_snapshot import HttpSnapshotSource
+from edge_agent.sources.mjpeg import MjpegSource
+from edge_agent.sources.rtsp import RtspSource
+from edge_agent.sources.usb import UsbSource
 
-__all__ = ["Backoff", "Frame", "Source", "open_source"]
+__all__ = ["Backoff", "CaptureObserver", "Frame", "Source", "open_source"]
+
+SOURCE_CLASSES: dict[type, type[Source]] = {
+    FileSourceConfig: FileSource,
+    FolderSourceConfig: FolderSource,
+    HttpSnapshotSourceConfig: HttpSnapshotSource,
+    MjpegSourceConfig: MjpegSource,
+    RtspSourceConfig: RtspSource,
+    UsbSourceConfig: UsbSource,
+}
 
 
 def open_source(
@@ -23,13 +38,13 @@ def open_source(
     camera_id: str,
     stop: threading.Event | None = None,
     backoff: Backoff | None = None,
+    observer: CaptureObserver | None = None,
 ) -> Source:
-    """The source for one camera's `source` config; `stop` ends it and interrupts its retries."""
-    stop = stop or threading.Event()
-    if isinstance(config, FileSourceConfig):
-        return FileSource(config, camera_id, stop, backoff)
-    if isinstance(config, FolderSourceConfig):
-        return FolderSource(config, camera_id, stop, backoff)
-    if isinstance(config, HttpSnapshotSourceConfig):
-        return HttpSnapshotSource(config, camera_id, stop, backoff)
-    raise TypeError(f"no source for config type {type(config).__name__}")
+    """The source for one camera's `source` config; `stop` ends it and interrupts its retries.
+
+    `observer` (the camera's health figures) hears of every frame and every failure.
+    """
+    source_class = SOURCE_CLASSES.get(type(config))
+    if source_class is None:
+        raise TypeError(f"no source for config type {type(config).__name__}")
+    return source_class(config, camera_id, stop or threading.Event(), backoff, observer)

@@ -10,8 +10,7 @@ from collections.abc import Generator, Iterator
 import cv2
 
 from edge_agent.config import FileSourceConfig
-from edge_agent.sources.base import Backoff, Frame, Source
-from vigie_contract.event import utc_now
+from edge_agent.sources.base import Backoff, CaptureObserver, Frame, Source
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +24,9 @@ class FileSource(Source):
         camera_id: str,
         stop: threading.Event,
         backoff: Backoff | None = None,
+        observer: CaptureObserver | None = None,
     ) -> None:
-        super().__init__(camera_id, stop, backoff)
+        super().__init__(config, camera_id, stop, backoff, observer)
         self.config = config
 
     def frames(self) -> Iterator[Frame]:
@@ -71,6 +71,5 @@ class FileSource(Source):
                 return count
             index += 1
             count += 1
-            self.backoff.reset()
-            yield Frame(image=image, captured_at=utc_now())
+            yield self.frame(image)
         return count

@@ -9,8 +9,7 @@ from collections.abc import Generator, Iterator
 import cv2
 
 from edge_agent.config import FolderSourceConfig
-from edge_agent.sources.base import Backoff, Frame, Source
-from vigie_contract.event import utc_now
+from edge_agent.sources.base import Backoff, CaptureObserver, Frame, Source
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +23,9 @@ class FolderSource(Source):
         camera_id: str,
         stop: threading.Event,
         backoff: Backoff | None = None,
+        observer: CaptureObserver | None = None,
     ) -> None:
-        super().__init__(camera_id, stop, backoff)
+        super().__init__(config, camera_id, stop, backoff, observer)
         self.config = config
 
     def frames(self) -> Iterator[Frame]:
@@ -62,6 +62,5 @@ class FolderSource(Source):
                 )
                 continue
             count += 1
-            self.backoff.reset()
-            yield Frame(image=image, captured_at=utc_now())
+            yield self.frame(image)
         return count

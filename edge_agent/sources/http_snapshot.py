@@ -10,12 +10,12 @@ import httpx
 import numpy as np
 
 from edge_agent.config import HttpSnapshotSourceConfig
-from edge_agent.sources.base import Backoff, Frame, Source
-from vigie_contract.event import utc_now
+from edge_agent.sources.base import Backoff, CaptureObserver, Frame, Source, redact_url
+from edge_agent.sources.http_auth import http_auth
 
 
 class HttpSnapshotSource(Source):
-    """GETs one snapshot per frame requested; HTTP and decoding failures are retried."""
+    """GETs one snapshot per frame requested (basic or digest auth); failures are retried."""
 
     def __init__(
         self,
@@ -23,33 +23,28 @@ class HttpSnapshotSource(Source):
         camera_id: str,
         stop: threading.Event,
         backoff: Backoff | None = None,
+        observer: CaptureObserver | None = None,
     ) -> None:
-        super().__init__(camera_id, stop, backoff)
+        super().__init__(config, camera_id, stop, backoff, observer)
         self.config = config
 
     def frames(self) -> Iterator[Frame]:
         """A fresh snapshot each time the next frame is asked for, until stopped."""
-        with httpx.Client(auth=self._auth(), timeout=self.config.timeout_s) as client:
+        auth = http_auth(self.config.username, self.config.password, self.config.auth)
+        with httpx.Client(auth=auth, timeout=self.config.timeout_s) as client:
             while not self.stop.is_set():
                 image, problem = self._fetch(client)
                 if image is None:
                     if not self.retry_later(problem):
                         return
                     continue
-                self.backoff.reset()
-                yield Frame(image=image, captured_at=utc_now())
-
-    def _auth(self) -> httpx.BasicAuth | None:
-        if self.config.username is None:
-            return None
-        password = self.config.password.get_secret_value() if self.config.password else ""
-        return httpx.BasicAuth(self.config.username, password)
+                yield self.frame(image)
 
     def _fetch(self, client: httpx.Client) -> tuple[np.ndarray | None, str]:
         """The decoded snapshot, or None and why it could not be had."""
-        url = self.config.url
+        url = redact_url(self.config.url)
         try:
-            response = client.get(url)
+            response = client.get(self.config.url)
         except httpx.HTTPError as exc:
             return None, f"snapshot GET {url} failed: {type(exc).__name__}: {exc}"
         if response.status_code != httpx.codes.OK:

@@ -59,9 +59,12 @@ class DeadLetter(Base):
     payload_size: Mapped[int] = mapped_column(sa.Integer)
 
 
-# PostGIS: a geography point derived from lat/lon by the database itself, so writers cannot let
-# the two disagree, with a GiST index for radius queries. SQLite keeps only lat/lon.
+# PostGIS: points derived from lat/lon by the database itself, so writers cannot let them
+# disagree, each with a GiST index: a geography for radius queries (metres on the sphere), a
+# planar lon/lat geometry for bounding boxes (a map viewport's edges are meridians and parallels).
+# SQLite keeps only lat/lon.
 GEOGRAPHY_COLUMN = "geog"
+GEOMETRY_COLUMN = "geom"
 sa.event.listen(
     Event.__table__,
     "after_create",
@@ -75,5 +78,20 @@ sa.event.listen(
     "after_create",
     sa.DDL(
         f"CREATE INDEX ix_events_{GEOGRAPHY_COLUMN} ON events USING gist ({GEOGRAPHY_COLUMN})"
+    ).execute_if(dialect="postgresql"),
+)
+sa.event.listen(
+    Event.__table__,
+    "after_create",
+    sa.DDL(
+        f"ALTER TABLE events ADD COLUMN {GEOMETRY_COLUMN} geometry(Point, 4326) "
+        "GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) STORED"
+    ).execute_if(dialect="postgresql"),
+)
+sa.event.listen(
+    Event.__table__,
+    "after_create",
+    sa.DDL(
+        f"CREATE INDEX ix_events_{GEOMETRY_COLUMN} ON events USING gist ({GEOMETRY_COLUMN})"
     ).execute_if(dialect="postgresql"),
 )

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import math
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from geoalchemy2 import Geography
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from hub.events.models import (
     DEAD_LETTER_DETAIL_LIMIT,
     DEAD_LETTER_PAYLOAD_LIMIT,
     GEOGRAPHY_COLUMN,
+    GEOMETRY_COLUMN,
     DeadLetter,
     Event,
 )
@@ -25,6 +28,60 @@ from vigie_contract import EventV1
 # measure the same distance, and 0.3 % off the ellipsoid is far below a camera's accuracy_m.
 EARTH_RADIUS_M = 6_371_008.8
 METRES_PER_DEGREE_LAT = math.pi * EARTH_RADIUS_M / 180.0
+# Rows read per round when a radius is tested exactly in Python (SQLite) or exported.
+SCAN_PAGE_SIZE = 1000
+# PostgreSQL: the channel on which each committed batch of events announces its highest id.
+EVENTS_CHANNEL = "vigie_events"
+# Key of the transaction-level advisory lock that orders event writers (see lock_event_stream).
+EVENT_STREAM_LOCK_KEY = 0x56494749  # "VIGI"
+
+
+@dataclass(frozen=True)
+class BoundingBox:
+    """A lon/lat rectangle, edges included; min_lon > max_lon means it crosses the antimeridian."""
+
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+
+@dataclass(frozen=True)
+class Circle:
+    """A radius in metres around a point."""
+
+    lat: float
+    lon: float
+    radius_m: float
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    """Conditions on listed events; all must hold, a tuple means any of its values."""
+
+    # captured_from <= captured_at < captured_to
+    captured_from: datetime | None = None
+    captured_to: datetime | None = None
+    bbox: BoundingBox | None = None
+    near: Circle | None = None
+    threat_types: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    camera_id: str | None = None
+    agent_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Keyset pagination: ids above after_id oldest first, else the newest below before_id."""
+
+    limit: int = 100
+    after_id: int | None = None
+    before_id: int | None = None
+
+    @property
+    def ascending(self) -> bool:
+        """True when the page goes forward from after_id (a replay), oldest first."""
+        return self.after_id is not None
 
 
 @dataclass(frozen=True)
@@ -41,70 +98,215 @@ class StoreResult:
 
 def store_event(session: Session, event: EventV1, *, received_at: datetime) -> StoreResult:
     """Insert the event unless its event_id is already stored; the caller commits."""
-    wire = event.to_dict()
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stored = store_events(session, [(event, received_at)])
+    return StoreResult(event=stored.get(event.event_id))
+
+
+def store_events(
+    session: Session, events: Sequence[tuple[EventV1, datetime]]
+) -> dict[uuid.UUID, StoredEvent]:
+    """Insert (event, received_at) pairs in one statement, skipping event_ids already stored.
+
+    Returns the newly stored events by event_id, in the order given; the caller commits.
+    """
+    first_of_each: dict[uuid.UUID, tuple[EventV1, datetime, dict]] = {}
+    for event, received_at in events:
+        if event.event_id not in first_of_each:
+            first_of_each[event.event_id] = (event, received_at, _wire(event))
+    if not first_of_each:
+        return {}
+    rows = [_row(event, received_at, wire) for event, received_at, wire in first_of_each.values()]
+    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
     statement = (
-        insert(Event)
-        .values(
-            event_id=event.event_id,
-            agent_id=event.agent_id,
-            camera_id=event.camera_id,
-            captured_at=event.captured_at,
-            received_at=received_at,
-            threat_type=event.threat_type,
-            severity=event.severity,
-            lat=event.location.lat,
-            lon=event.location.lon,
-            location_source=event.location.source,
-            accuracy_m=event.location.accuracy_m,
-            perimeter_m=event.perimeter_m,
-            detections=wire["detections"],
-            model_name=event.model.name,
-            payload=wire,
-        )
+        insert(Event.__table__)
         .on_conflict_do_nothing(index_elements=[Event.event_id])
-        .returning(Event.id)
+        .returning(Event.id, Event.event_id)
     )
-    new_id = session.execute(statement).scalar_one_or_none()
-    if new_id is None:
-        return StoreResult(event=None)
-    return StoreResult(event=_stored(wire, new_id, received_at))
+    # Core executemany: SQLAlchemy sends multi-row INSERTs ("insertmanyvalues") from one cached
+    # compiled statement, where .values(rows) would compile a new statement per batch size.
+    result = session.connection().execute(statement, rows)
+    new_ids = {event_id: new_id for new_id, event_id in result}
+    stored = {}
+    for event_id, (event, received_at, _) in first_of_each.items():
+        if event_id in new_ids:
+            stored[event_id] = _stored_from_event(event, new_ids[event_id], received_at)
+    return stored
+
+
+def lock_event_stream(session: Session) -> None:
+    """On PostgreSQL, wait for the event writers' lock until this transaction ends.
+
+    Writers then commit in the order they draw ids, so whoever sees id N committed also sees
+    every id below it: "everything above the last id I saw" is a gap-free cursor across replicas.
+    """
+    if _dialect(session) == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(EVENT_STREAM_LOCK_KEY)))
+
+
+def notify_stored(session: Session, last_id: int) -> None:
+    """On PostgreSQL, tell every listening replica at commit that ids up to last_id exist."""
+    if _dialect(session) == "postgresql":
+        session.execute(sa.select(sa.func.pg_notify(EVENTS_CHANNEL, str(last_id))))
+
+
+def event_identities(
+    session: Session, event_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, str]]:
+    """(agent_id, camera_id) of each stored event among event_ids."""
+    if not event_ids:
+        return {}
+    query = sa.select(Event.event_id, Event.agent_id, Event.camera_id).where(
+        Event.event_id.in_(set(event_ids))
+    )
+    return {row.event_id: (row.agent_id, row.camera_id) for row in session.execute(query)}
 
 
 def list_events(session: Session, limit: int, after_id: int | None = None) -> list[StoredEvent]:
     """The newest `limit` events, or with after_id the next `limit` after it, oldest first."""
-    query = sa.select(Event.id, Event.received_at, Event.payload).limit(limit)
-    if after_id is None:
-        query = query.order_by(Event.id.desc())
-    else:
-        query = query.where(Event.id > after_id).order_by(Event.id.asc())
-    return [_stored(row.payload, row.id, row.received_at) for row in session.execute(query)]
+    return find_events(session, EventFilters(), PageRequest(limit=limit, after_id=after_id))
 
 
 def events_within_radius(
     session: Session, lat: float, lon: float, radius_m: float, limit: int = 1000
 ) -> list[StoredEvent]:
     """Events located within radius_m metres of (lat, lon), newest first."""
-    if session.get_bind().dialect.name == "postgresql":
-        return _within_radius_postgis(session, lat, lon, radius_m, limit)
-    return _within_radius_haversine(session, lat, lon, radius_m, limit)
+    return find_events(session, EventFilters(near=Circle(lat, lon, radius_m)), PageRequest(limit))
+
+
+def find_events(session: Session, filters: EventFilters, page: PageRequest) -> list[StoredEvent]:
+    """One page of the events matching `filters`, in id order (see PageRequest)."""
+    dialect = _dialect(session)
+    query = _filtered(dialect, filters)
+    if page.after_id is not None:
+        query = query.where(Event.id > page.after_id)
+    if page.before_id is not None:
+        query = query.where(Event.id < page.before_id)
+    query = query.order_by(Event.id.asc() if page.ascending else Event.id.desc())
+    if not _needs_exact_radius(dialect, filters):
+        rows = session.execute(query.limit(page.limit))
+        return [_stored(row.payload, row.id, row.received_at) for row in rows]
+    found = []
+    # The SQL prefilter is a box around the circle: read on until enough rows are inside.
+    for row in session.execute(query.execution_options(yield_per=SCAN_PAGE_SIZE)):
+        if _inside(filters.near, row):
+            found.append(_stored(row.payload, row.id, row.received_at))
+            if len(found) == page.limit:
+                break
+    return found
+
+
+def iter_events(sessions: sessionmaker[Session], filters: EventFilters) -> Iterator[StoredEvent]:
+    """Every event matching `filters`, oldest first, read page by page (for exports)."""
+    last_id = 0
+    while True:
+        with sessions() as session:
+            dialect = _dialect(session)
+            query = _filtered(dialect, filters).where(Event.id > last_id).order_by(Event.id.asc())
+            rows = session.execute(query.limit(SCAN_PAGE_SIZE)).all()
+        exact = _needs_exact_radius(dialect, filters)
+        for row in rows:
+            if not exact or _inside(filters.near, row):
+                yield _stored(row.payload, row.id, row.received_at)
+        if len(rows) < SCAN_PAGE_SIZE:
+            return
+        last_id = rows[-1].id
+
+
+def _filtered(dialect: str, filters: EventFilters) -> sa.Select:
+    query = sa.select(Event.id, Event.received_at, Event.payload, Event.lat, Event.lon)
+    return query.where(*_conditions(dialect, filters))
+
+
+def _conditions(dialect: str, filters: EventFilters) -> list[sa.ColumnElement[bool]]:
+    conditions = []
+    if filters.captured_from is not None:
+        conditions.append(Event.captured_at >= filters.captured_from)
+    if filters.captured_to is not None:
+        conditions.append(Event.captured_at < filters.captured_to)
+    if filters.threat_types:
+        conditions.append(Event.threat_type.in_(filters.threat_types))
+    if filters.severities:
+        conditions.append(Event.severity.in_(filters.severities))
+    if filters.camera_id is not None:
+        conditions.append(Event.camera_id == filters.camera_id)
+    if filters.agent_id is not None:
+        conditions.append(Event.agent_id == filters.agent_id)
+    if filters.bbox is not None:
+        conditions.extend(_in_bbox(dialect, filters.bbox))
+    if filters.near is not None:
+        conditions.extend(_near(dialect, filters.near))
+    return conditions
+
+
+def _in_bbox(dialect: str, bbox: BoundingBox) -> list[sa.ColumnElement[bool]]:
+    # Exact on lat/lon everywhere; on PostGIS the envelope test first lets the GiST index work.
+    crosses = bbox.min_lon > bbox.max_lon
+    conditions = [Event.lat.between(bbox.min_lat, bbox.max_lat)]
+    if crosses:
+        conditions.append(sa.or_(Event.lon >= bbox.min_lon, Event.lon <= bbox.max_lon))
+    else:
+        conditions.append(Event.lon.between(bbox.min_lon, bbox.max_lon))
+    if dialect == "postgresql":
+        spans = (
+            [(bbox.min_lon, 180.0), (-180.0, bbox.max_lon)]
+            if crosses
+            else [(bbox.min_lon, bbox.max_lon)]
+        )
+        geometry = sa.literal_column(f"events.{GEOMETRY_COLUMN}")
+        envelopes = [
+            geometry.op("&&")(sa.func.ST_MakeEnvelope(west, bbox.min_lat, east, bbox.max_lat, 4326))
+            for west, east in spans
+        ]
+        conditions.insert(0, sa.or_(*envelopes))
+    return conditions
+
+
+def _near(dialect: str, circle: Circle) -> list[sa.ColumnElement[bool]]:
+    if dialect != "postgresql":
+        return _bounding_box(circle.lat, circle.lon, circle.radius_m)
+    centre = sa.cast(
+        sa.func.ST_SetSRID(sa.func.ST_MakePoint(circle.lon, circle.lat), 4326),
+        Geography(geometry_type="POINT", srid=4326),
+    )
+    geography = sa.literal_column(f"events.{GEOGRAPHY_COLUMN}")
+    return [sa.func.ST_DWithin(geography, centre, circle.radius_m, False)]
+
+
+def _needs_exact_radius(dialect: str, filters: EventFilters) -> bool:
+    return filters.near is not None and dialect != "postgresql"
+
+
+def _inside(circle: Circle | None, row: sa.Row) -> bool:
+    if circle is None:
+        return True
+    return haversine_m(circle.lat, circle.lon, row.lat, row.lon) <= circle.radius_m
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A refused message, as the dead-letter table keeps it."""
+
+    topic: str
+    reason: str
+    detail: str
+    payload: bytes
+    received_at: datetime
 
 
 def store_dead_letter(
     session: Session, *, topic: str, reason: str, detail: str, payload: bytes, received_at: datetime
 ) -> int:
     """Record a rejected message (payload truncated to a bound); the caller commits."""
-    letter = DeadLetter(
-        received_at=received_at,
-        topic=_storable_text(topic),
-        reason=reason,
-        detail=_storable_text(detail)[:DEAD_LETTER_DETAIL_LIMIT],
-        payload=payload[:DEAD_LETTER_PAYLOAD_LIMIT],
-        payload_size=len(payload),
-    )
+    letter = DeadLetter(**_dead_letter_row(Rejection(topic, reason, detail, payload, received_at)))
     session.add(letter)
     session.flush()
     return letter.id
+
+
+def store_dead_letters(session: Session, rejections: Sequence[Rejection]) -> None:
+    """Record rejected messages in one statement, in order; the caller commits."""
+    if rejections:
+        session.execute(sa.insert(DeadLetter), [_dead_letter_row(r) for r in rejections])
 
 
 def list_dead_letters(session: Session, limit: int = 100) -> list[DeadLetterRecord]:
@@ -117,37 +319,54 @@ def _stored(wire: dict, event_id: int, received_at: datetime) -> StoredEvent:
     return StoredEvent.model_validate({**wire, "id": event_id, "received_at": received_at})
 
 
-def _within_radius_postgis(
-    session: Session, lat: float, lon: float, radius_m: float, limit: int
-) -> list[StoredEvent]:
-    centre = sa.cast(
-        sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326),
-        Geography(geometry_type="POINT", srid=4326),
+def _stored_from_event(event: EventV1, event_id: int, received_at: datetime) -> StoredEvent:
+    # The event is validated already: reuse its parts instead of validating them again.
+    fields = {name: getattr(event, name) for name in event.model_fields_set}
+    return StoredEvent.model_construct(
+        _fields_set={*event.model_fields_set, "id", "received_at"},
+        **fields,
+        id=event_id,
+        received_at=received_at,
     )
-    geography = sa.literal_column(f"events.{GEOGRAPHY_COLUMN}")
-    query = (
-        sa.select(Event.id, Event.received_at, Event.payload)
-        .where(sa.func.ST_DWithin(geography, centre, radius_m, False))
-        .order_by(Event.id.desc())
-        .limit(limit)
-    )
-    return [_stored(row.payload, row.id, row.received_at) for row in session.execute(query)]
 
 
-def _within_radius_haversine(
-    session: Session, lat: float, lon: float, radius_m: float, limit: int
-) -> list[StoredEvent]:
-    query = sa.select(Event.id, Event.received_at, Event.payload, Event.lat, Event.lon).order_by(
-        Event.id.desc()
-    )
-    query = query.where(*_bounding_box(lat, lon, radius_m))
-    found = []
-    for row in session.execute(query):
-        if haversine_m(lat, lon, row.lat, row.lon) <= radius_m:
-            found.append(_stored(row.payload, row.id, row.received_at))
-            if len(found) == limit:
-                break
-    return found
+def _wire(event: EventV1) -> dict:
+    return event.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _row(event: EventV1, received_at: datetime, wire: dict) -> dict:
+    return {
+        "event_id": event.event_id,
+        "agent_id": event.agent_id,
+        "camera_id": event.camera_id,
+        "captured_at": event.captured_at,
+        "received_at": received_at,
+        "threat_type": event.threat_type,
+        "severity": event.severity,
+        "lat": event.location.lat,
+        "lon": event.location.lon,
+        "location_source": event.location.source,
+        "accuracy_m": event.location.accuracy_m,
+        "perimeter_m": event.perimeter_m,
+        "detections": wire["detections"],
+        "model_name": event.model.name,
+        "payload": wire,
+    }
+
+
+def _dead_letter_row(rejection: Rejection) -> dict:
+    return {
+        "received_at": rejection.received_at,
+        "topic": _storable_text(rejection.topic),
+        "reason": rejection.reason,
+        "detail": _storable_text(rejection.detail)[:DEAD_LETTER_DETAIL_LIMIT],
+        "payload": rejection.payload[:DEAD_LETTER_PAYLOAD_LIMIT],
+        "payload_size": len(rejection.payload),
+    }
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 def _bounding_box(lat: float, lon: float, radius_m: float) -> list[sa.ColumnElement[bool]]:

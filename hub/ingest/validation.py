@@ -1,21 +1,99 @@
-"""Validation of one MQTT message as a v1 event sent by the agent its topic names."""
+"""Validation of one MQTT message of any v1 kind, sent by the agent (and camera) its topic names.
+
+The broker's ACL vouches for the topic, not for what a payload claims: every identity in a
+payload must match its topic, or the message is refused as `identity_mismatch`.
+"""
 
 from __future__ import annotations
 
-from vigie_contract import ContractError, EventV1, parse_event, parse_event_topic
+import uuid
+from dataclasses import dataclass
+
+from vigie_contract import (
+    MAX_SNAPSHOT_BYTES,
+    AgentStatusV1,
+    CameraStatusV1,
+    ContractError,
+    EventV1,
+    HeartbeatV1,
+    TopicInfo,
+    parse_event,
+    parse_health,
+    parse_topic,
+    snapshot_topic,
+)
+
+# Every JPEG starts with an SOI marker followed by another marker.
+JPEG_MAGIC = b"\xff\xd8\xff"
 
 
-def validate_message(topic: str, payload: bytes, max_event_bytes: int) -> EventV1:
-    """The event in `payload`, or ContractError when it is invalid or claims another identity."""
-    identity = parse_event_topic(topic)
-    if identity is None:
-        raise ContractError("bad_topic", f"{topic!r} is not an event topic")
-    event = parse_event(payload, max_bytes=max_event_bytes)
-    # The broker's ACL vouches for the topic, not for what the payload claims.
-    if (event.agent_id, event.camera_id) != identity:
+@dataclass(frozen=True)
+class SnapshotMessage:
+    """A JPEG snapshot of one event; its identity comes from the topic alone."""
+
+    event_id: uuid.UUID
+    agent_id: str
+    camera_id: str
+    jpeg: bytes
+
+
+ValidMessage = EventV1 | SnapshotMessage | AgentStatusV1 | CameraStatusV1 | HeartbeatV1
+
+
+def validate_message(topic: str, payload: bytes, max_event_bytes: int) -> ValidMessage:
+    """The message on `topic`, or ContractError when it is invalid or claims another identity."""
+    info = parse_topic(topic)
+    if info is None:
+        raise ContractError("bad_topic", f"{topic!r} is not a v1 topic")
+    if info.kind == "snapshot":
+        return _snapshot(info, payload)
+    if info.kind == "event":
+        message = parse_event(payload, max_bytes=max_event_bytes)
+        _check_snapshot_reference(message)
+    elif info.kind == "status":
+        message = parse_health(AgentStatusV1, payload)
+    elif info.kind == "camera_status":
+        message = parse_health(CameraStatusV1, payload)
+    else:
+        message = parse_health(HeartbeatV1, payload)
+    _check_identity(info, message.agent_id, getattr(message, "camera_id", None))
+    return message
+
+
+def _check_identity(info: TopicInfo, agent_id: str, camera_id: str | None) -> None:
+    if agent_id == info.agent_id and camera_id == info.camera_id:
+        return
+    claimed = "/".join(filter(None, (agent_id, camera_id)))
+    expected = "/".join(filter(None, (info.agent_id, info.camera_id)))
+    raise ContractError("identity_mismatch", f"payload says {claimed}, topic says {expected}")
+
+
+def _check_snapshot_reference(event: EventV1) -> None:
+    if event.snapshot is None:
+        return
+    expected = snapshot_topic(event.agent_id, event.camera_id, str(event.event_id))
+    if event.snapshot.topic == expected:
+        return
+    named = parse_topic(event.snapshot.topic)
+    if named is not None and (named.agent_id, named.camera_id) != (event.agent_id, event.camera_id):
         raise ContractError(
             "identity_mismatch",
-            f"payload says {event.agent_id}/{event.camera_id}, "
-            f"topic says {identity[0]}/{identity[1]}",
+            f"snapshot.topic {event.snapshot.topic!r} belongs to another agent or camera",
         )
-    return event
+    raise ContractError("schema", f"snapshot.topic: {event.snapshot.topic!r}, want {expected!r}")
+
+
+def _snapshot(info: TopicInfo, payload: bytes) -> SnapshotMessage:
+    try:
+        event_id = uuid.UUID(info.event_id or "")
+    except ValueError:
+        raise ContractError(
+            "bad_topic", f"snapshot of {info.event_id!r}: not an event id"
+        ) from None
+    if len(payload) > MAX_SNAPSHOT_BYTES:
+        raise ContractError("oversize", f"{len(payload)} bytes > limit {MAX_SNAPSHOT_BYTES}")
+    if not payload.startswith(JPEG_MAGIC):
+        raise ContractError("not_jpeg", f"starts with {payload[:4].hex() or 'nothing'}, not a JPEG")
+    return SnapshotMessage(
+        event_id=event_id, agent_id=info.agent_id, camera_id=info.camera_id or "", jpeg=payload
+    )

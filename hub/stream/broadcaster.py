@@ -13,9 +13,13 @@ SUBSCRIBER_BACKLOG = 1000
 
 @dataclass(frozen=True)
 class StreamMessage:
-    """One event, serialised once for every client, with its stream position."""
+    """One message, serialised once for every client, with its stream position.
 
-    event_id: int
+    event_id is the stored event's id; None for messages outside the event sequence (incident
+    changes), which a reconnecting client cannot replay by id.
+    """
+
+    event_id: int | None
     text: str
 
 
@@ -48,6 +52,11 @@ class Broadcaster:
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop delivering to `subscription`."""
         self._subscriptions.discard(subscription)
+
+    def publish_all(self, messages: list[StreamMessage]) -> None:
+        """Publish each message in turn."""
+        for message in messages:
+            self.publish(message)
 
     def publish(self, message: StreamMessage) -> None:
         """Queue `message` for every subscriber, dropping those whose backlog is full."""

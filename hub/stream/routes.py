@@ -1,4 +1,9 @@
-"""The /ws/events WebSocket: optional replay from the database, then live events, in order."""
+"""The /ws/events WebSocket: optional replay from the database, then live events, in order.
+
+Authentication happens before the route (hub.users.security.AuthMiddleware: session cookie from the
+same origin, or a bearer token); the route checks for the caller itself all the same, so it stays
+closed even in an application built without the middleware.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub.db.engine import Database
 from hub.events.service import list_events
 from hub.stream.broadcaster import Broadcaster, StreamMessage, Subscription, encode_event
+from hub.users.roles import Role
+from hub.users.security import CLOSE_POLICY_VIOLATION, connection_principal
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +39,12 @@ def build_router(database: Database, broadcaster: Broadcaster) -> APIRouter:
         websocket: WebSocket,
         after_id: AfterId = None,
     ) -> None:
-        """Send every stored event as {"type": "event", "data": StoredEvent}."""
+        """Send every stored event as {"type": "event", "data": StoredEvent}; viewers and above."""
+        principal = connection_principal(websocket)
+        if principal is None or not principal.role.includes(Role.VIEWER):
+            await websocket.accept()
+            await websocket.close(CLOSE_POLICY_VIOLATION, "authentication required")
+            return
         # Subscribed before the handshake completes and before the replay reads the database:
         # whatever is stored from then on reaches this client.
         subscription = broadcaster.subscribe()
@@ -83,6 +95,10 @@ async def _send_events(
             return
         message = await subscription.queue.get()
         # Events stored while the replay ran arrive both ways; send each id once, in order.
+        # Messages without an id (incident changes) are not in the replayable sequence.
+        if message.event_id is None:
+            await websocket.send_text(message.text)
+            continue
         if message.event_id <= last_sent:
             continue
         await websocket.send_text(message.text)

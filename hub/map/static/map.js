@@ -17,6 +17,9 @@ const SEVERITY_COLORS = Object.freeze({
 });
 const SEVERITY_ORDER = Object.freeze(["low", "medium", "high", "critical"]);
 const UNKNOWN_SEVERITY_COLOR = "#6b7280";
+// The hub closes the stream with this code (RFC 6455 policy violation) when the session is gone.
+const CLOSE_POLICY_VIOLATION = 1008;
+const LOGIN_PAGE = "../login";
 const CONNECTION_LABELS = Object.freeze({
   connecting: "Connecting…",
   live: "Live",
@@ -199,6 +202,16 @@ function createEventLayers(map) {
   return { add, byEventId: view, clusters };
 }
 
+/** Raised when the hub answers 401: the session expired or was ended. */
+class SignedOut extends Error {}
+
+/** Sends the browser to the login page, which brings it back here after signing in. */
+function goToLogin() {
+  const login = new URL(LOGIN_PAGE, window.location.href);
+  login.searchParams.set("next", window.location.pathname + window.location.search);
+  window.location.assign(login.href);
+}
+
 /** The `event` payload of a WebSocket message, or null for anything else. */
 function eventFromMessage(raw) {
   let message;
@@ -236,6 +249,7 @@ function followEvents({ onHistory, onLive, onState }) {
     const response = await fetch(`../api/events?limit=${HISTORY_LIMIT}`, {
       headers: { Accept: "application/json" },
     });
+    if (response.status === 401) throw new SignedOut("GET /api/events answered HTTP 401");
     if (!response.ok) throw new Error(`GET /api/events answered HTTP ${response.status}`);
     const body = await response.json();
     if (!Array.isArray(body?.items)) throw new Error("GET /api/events answered without items");
@@ -266,7 +280,11 @@ function followEvents({ onHistory, onLive, onState }) {
     // An error is always followed by a close, which is where the reconnect starts. Only a
     // connection that held starts the back-off over: one the hub closes at once (say, its
     // database is down) must not turn every open map into a tight reconnect loop.
-    socket.onclose = () => {
+    socket.onclose = (closed) => {
+      if (closed.code === CLOSE_POLICY_VIOLATION) {
+        goToLogin();
+        return;
+      }
       if (openedAt !== null && performance.now() - openedAt > STABLE_CONNECTION_MS) attempt = 0;
       scheduleReconnect();
     };
@@ -280,6 +298,10 @@ function followEvents({ onHistory, onLive, onState }) {
       }
       openSocket();
     } catch (error) {
+      if (error instanceof SignedOut) {
+        goToLogin();
+        return;
+      }
       console.warn("vigie map: cannot load stored events, retrying", error);
       scheduleReconnect();
     }

@@ -1,0 +1,1 @@
+"""The agent registry: which edge agents exist, their health, and when they go silent."""

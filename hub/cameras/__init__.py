@@ -1,0 +1,1 @@
+"""The camera registry: where each camera is, what it sees, and whether it is online."""

@@ -1,0 +1,101 @@
+"""Every replica learns of every stored event: PostgreSQL LISTEN/NOTIFY, then a read in id order.
+
+Each transaction that stores events NOTIFYs its highest id at commit (events.service.notify_stored)
+and writers commit in id order (events.service.lock_event_stream), so a replica that reads
+"every id above the last one I handed on" never skips one, whichever replica stored it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub.db.engine import Database
+from hub.events.models import Event
+from hub.events.schemas import StoredEvent
+from hub.events.service import EVENTS_CHANNEL, list_events
+
+logger = logging.getLogger(__name__)
+
+READ_PAGE_SIZE = 500
+# How often the listening thread looks up from waiting to see whether it must stop.
+POLL_INTERVAL_S = 0.5
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 10.0
+STOP_TIMEOUT_S = 10.0
+
+
+class StoredEventRelay:
+    """Hands every event committed by any replica to `deliver`, in id order, from a thread."""
+
+    def __init__(self, database: Database, deliver: Callable[[list[StoredEvent]], None]) -> None:
+        self._database = database
+        self._deliver = deliver
+        self._stopping = threading.Event()
+        self._listening = threading.Event()
+        self._last_id: int | None = None
+        self._thread = threading.Thread(target=self._run, name="vigie-relay", daemon=True)
+
+    def start(self) -> None:
+        """Start listening in the background."""
+        self._thread.start()
+
+    def wait_listening(self, timeout: float) -> bool:
+        """Block until listening (True) or until timeout seconds have passed (False)."""
+        return self._listening.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop listening and wait for the thread."""
+        self._stopping.set()
+        self._thread.join(STOP_TIMEOUT_S)
+
+    def _run(self) -> None:
+        delay = RETRY_FIRST_S
+        while not self._stopping.is_set():
+            try:
+                self._listen()
+            except (SQLAlchemyError, psycopg.Error) as exc:
+                logger.warning("event relay lost the database (%s), retrying in %.1f s", exc, delay)
+                self._stopping.wait(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+
+    def _listen(self) -> None:
+        raw = self._database.engine.raw_connection()
+        connection = raw.driver_connection
+        # This connection only waits for notifications: keep it out of the pool for good.
+        raw.detach()
+        try:
+            connection.autocommit = True
+            connection.execute(f"LISTEN {EVENTS_CHANNEL}")
+            if self._last_id is None:
+                self._last_id = self._highest_id()
+            self._listening.set()
+            # Whatever was committed while (re)connecting is read now, then on each notification.
+            self._catch_up()
+            while not self._stopping.is_set():
+                for notification in connection.notifies(timeout=POLL_INTERVAL_S):
+                    announced = notification.payload
+                    if not announced.isdigit() or int(announced) > self._last_id:
+                        self._catch_up()
+        finally:
+            self._listening.clear()
+            connection.close()
+
+    def _highest_id(self) -> int:
+        with self._database.sessions() as session:
+            return session.scalar(sa.select(sa.func.coalesce(sa.func.max(Event.id), 0)))
+
+    def _catch_up(self) -> None:
+        while True:
+            with self._database.sessions() as session:
+                page = list_events(session, READ_PAGE_SIZE, self._last_id)
+            if page:
+                self._deliver(page)
+                self._last_id = page[-1].id
+            if len(page) < READ_PAGE_SIZE:
+                return

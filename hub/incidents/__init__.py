@@ -1,0 +1,1 @@
+"""Incidents: grouped threats that dispatchers act on, with a lifecycle and a checklist."""

@@ -1,0 +1,1 @@
+"""Playbooks: per threat type, the severity, danger perimeter and ordered actions to take."""

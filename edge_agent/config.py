@@ -392,6 +392,21 @@ class SnapshotConfig(_Section):
     max_bytes: Annotated[int, Field(ge=4096, le=10_000_000)] = 256_000
 
 
+class PrivacyConfig(_Section):
+    """What never leaves the agent: masked areas, and faces or bystanders in snapshots."""
+
+    masks: list[Polygon] = Field(
+        default_factory=list,
+        description="areas blacked out on every frame before anything else sees it",
+    )
+    # On by default: a snapshot travels and is stored; the faces of passers-by need not be.
+    blur_faces: bool = True
+    blur_other_persons: bool = Field(
+        False, description="also blur every person box but the one that triggered the threat"
+    )
+    face_min_score: Annotated[float, Field(ge=0.1, le=1.0)] = 0.5
+
+
 class CameraConfig(_Section):
     """One camera: where its frames come from, where it is, what counts as a threat."""
 
@@ -405,6 +420,7 @@ class CameraConfig(_Section):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     calibration: CalibrationConfig | None = None
     snapshot: SnapshotConfig = Field(default_factory=SnapshotConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
 
     @model_validator(mode="after")
     def _rule_zones_exist(self) -> CameraConfig:

@@ -19,6 +19,7 @@ from edge_agent.health import CameraStats, HealthMonitor, TimedDetector
 from edge_agent.motion import MotionGate
 from edge_agent.outbox import Outbox
 from edge_agent.policy import Threat, ThreatPolicy, threat_event
+from edge_agent.privacy import FaceDetector, anonymise_snapshot, mask_frame
 from edge_agent.publisher import Publisher
 from edge_agent.snapshot import DrawnBox, render_snapshot, snapshot_topic
 from edge_agent.sources import Frame, open_source
@@ -78,18 +79,23 @@ class CameraPipeline:
         self.policy = ThreatPolicy(camera, label_groups)
         self.geolocator = Geolocator(camera.position, camera.calibration)
         self.stats = PipelineStats()
+        # One face model per camera thread: TFLite interpreters are not thread-safe.
+        blurs_faces = camera.snapshot.enabled and camera.privacy.blur_faces
+        self.faces = FaceDetector(camera.privacy.face_min_score) if blurs_faces else None
 
     def process(self, frame: Frame) -> list[Alert]:
         """The alerts one frame confirms (none when motion gating skips the detector)."""
         self.stats.frames += 1
-        motion = self.motion.check(frame.image, frame.captured_at)
+        # Masked first: motion, detection and snapshot never see what a mask covers.
+        image = mask_frame(frame.image, self.camera.privacy.masks)
+        motion = self.motion.check(image, frame.captured_at)
         self.stats.last_motion_ratio = motion.ratio
         if not motion.run_detector:
             return []
         self.stats.detector_runs += 1
-        detections = self.detector.detect(frame.image)
+        detections = self.detector.detect(image)
         threats = self.policy.observe(detections, frame.captured_at)
-        return [self._alert(threat, frame.image) for threat in threats]
+        return [self._alert(threat, image) for threat in threats]
 
     def _alert(self, threat: Threat, image: np.ndarray) -> Alert:
         event_id = uuid.uuid4()
@@ -117,7 +123,15 @@ class CameraPipeline:
             for track in self.policy.tracks
             if track.seen
         ]
-        snapshot = render_snapshot(image, boxes, self.camera.snapshot)
+        bystanders = [
+            track.detection.box
+            for track in self.policy.tracks
+            if track.seen
+            and track.detection.label == "person"
+            and track.track_id != threat.track_id
+        ]
+        private = anonymise_snapshot(image, self.camera.privacy, self.faces, bystanders)
+        snapshot = render_snapshot(private, boxes, self.camera.snapshot)
         if snapshot is None:
             logger.warning(
                 "camera %s: snapshot does not fit in %d bytes; event sent without one",

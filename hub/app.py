@@ -12,6 +12,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from hub import __version__
+from hub.access import routes as access_routes
+from hub.admin.routes import install as install_admin
 from hub.agents import routes as agents_routes
 from hub.agents.sweeper import SweepSchedule, sweep_forever
 from hub.audit import routes as audit_routes
@@ -32,6 +34,9 @@ from hub.ingest.pipeline import IngestOptions
 from hub.map.routes import install as install_map
 from hub.playbooks import routes as playbooks_routes
 from hub.playbooks.service import seed_playbooks
+from hub.retention import routes as retention_routes
+from hub.retention.schedule import purge_forever
+from hub.retention.service import RetentionPolicy
 from hub.snapshots import routes as snapshots_routes
 from hub.stream import routes as stream_routes
 from hub.stream.broadcaster import Broadcaster, encode_event
@@ -69,7 +74,12 @@ class HubRuntime:
             if self._database.engine.dialect.name == "postgresql":
                 # Replicas may share the database: every event reaches this replica's clients
                 # through PostgreSQL, whichever replica stored it, in id order.
-                relay = StoredEventRelay(self._database, self._stream_relayed(loop))
+                relay = StoredEventRelay(
+                    self._database,
+                    self._stream_relayed(loop),
+                    # Incident changes made by the other replicas (this one pushed its own).
+                    lambda incident: loop.call_soon_threadsafe(self._publish_incident, incident),
+                )
                 relay.start()
                 stack.push_async_callback(asyncio.to_thread, relay.stop)
             self._consumer = self._start_consumer(loop)
@@ -86,6 +96,14 @@ class HubRuntime:
                 )
             )
             stack.push_async_callback(_cancelled, sweeper)
+            purger = asyncio.create_task(
+                purge_forever(
+                    self._database,
+                    retention_policy(settings),
+                    settings.retention_purge_interval_s,
+                )
+            )
+            stack.push_async_callback(_cancelled, purger)
             yield
 
     def _publish_incident(self, incident: IncidentOut) -> None:
@@ -158,7 +176,10 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.include_router(agents_routes.build_router(database))
     app.include_router(cameras_routes.build_router(database))
     app.include_router(audit_routes.build_router(database))
-    install_map(app, settings)
+    app.include_router(access_routes.build_router(database))
+    app.include_router(retention_routes.build_router(database))
+    install_map(app, settings, database)
+    install_admin(app, settings)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
@@ -173,6 +194,15 @@ def grouping_policy(settings: HubSettings) -> GroupingPolicy:
     return GroupingPolicy(
         window=timedelta(seconds=settings.incident_group_window_s),
         radius_m=settings.incident_group_radius_m,
+    )
+
+
+def retention_policy(settings: HubSettings) -> RetentionPolicy:
+    """The maximum ages the settings give each kind of stored data."""
+    return RetentionPolicy(
+        events=timedelta(days=settings.retention_events_days),
+        snapshots=timedelta(days=settings.retention_snapshots_days),
+        dead_letters=timedelta(days=settings.retention_dead_letters_days),
     )
 
 

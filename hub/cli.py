@@ -1,4 +1,4 @@
-"""Command line of the hub: vigie-hub serve, create-user, create-token."""
+"""Command line of the hub: vigie-hub serve, migrate, create-user, create-token."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import sys
 
 import uvicorn
 
+from hub.agents.provisioning import add_agent_command
 from hub.app import create_app
 from hub.config import SettingsError, load_settings
+from hub.db.commands import add_migrate_command
 from hub.users.commands import add_user_commands
 
 NOISY_LOGGERS = ("amqtt", "transitions")
@@ -47,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (overrides VIGIE_HTTP_HOST)")
     serve.add_argument("--port", type=int, help="listen port (overrides VIGIE_HTTP_PORT)")
     serve.set_defaults(handler=_serve)
+    add_migrate_command(commands)
     add_user_commands(commands)
+    add_agent_command(commands)
     return parser
 
 

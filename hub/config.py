@@ -64,6 +64,16 @@ class HubSettings(BaseSettings):
     # Health: an agent unheard for this long is offline; the sweep looking for them runs this often.
     agent_stale_after_s: float = Field(60.0, gt=0.0, le=24 * 3600)
     health_sweep_interval_s: float = Field(10.0, gt=0.0, le=3600)
+    # Retention (days since arrival), after CNIL guidance for video surveillance: images at most
+    # 30 days unless an investigation needs them (legal hold); see docs/privacy.md.
+    retention_snapshots_days: float = Field(30.0, gt=0.0, le=3650.0)
+    retention_events_days: float = Field(90.0, gt=0.0, le=3650.0)
+    retention_dead_letters_days: float = Field(30.0, gt=0.0, le=3650.0)
+    retention_purge_interval_s: float = Field(3600.0, gt=0.0, le=7 * 24 * 3600)
+    # vigie-hub add-agent: the broker's password and ACL files, and the URL agents are given.
+    mqtt_password_file: Path | None = None
+    mqtt_acl_file: Path | None = None
+    agent_mqtt_url: str = Field("mqtts://localhost:8883", pattern=r"^(mqtts?|wss?)://[^/\s]+")
 
     @field_validator("database_url")
     @classmethod

@@ -9,9 +9,11 @@ packages=()
 python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
 if [ "$profile" = test ]; then
   # postgresql-postgis follows the distribution's default PostgreSQL major version.
-  # openssl, python3-gi and the GStreamer RTSP server: the agent's TLS and RTSP camera tests.
+  # openssl, python3-gi and the GStreamer RTSP server: the agent's TLS and RTSP camera tests;
+  # docker-compose and caddy validate deploy/hub (no container engine is needed); sqlite3 backups.
   for pkg in postgresql postgresql-postgis mosquitto mosquitto-clients chromium fonts-liberation \
-    openssl python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good; do
+    openssl python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good \
+    docker-compose caddy sqlite3; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || packages+=("$pkg")
   done
 elif [ "$profile" != demo ]; then

@@ -14,6 +14,12 @@ import httpx
 from tests.hubserver import bearer, log_in_browser, logged_in_client, wait_until
 
 DEMO_GUARD_S = 120
+# What each demo camera's zones and rules may report (vigie_demo.CAMERAS).
+THREATS_BY_CAMERA = {
+    "cam-chatelet-works": {"intrusion"},
+    "cam-quai-traffic": {"vehicle_intrusion"},
+    "cam-square-fountain": {"loitering", "intrusion"},
+}
 
 
 def test_demo_cameras_reach_the_live_map(tmp_path, browser, artifacts_dir):
@@ -48,6 +54,8 @@ def test_demo_cameras_reach_the_live_map(tmp_path, browser, artifacts_dir):
         assert me["role"] == "admin"
         assert httpx.get(f"{base_url}/api/events").status_code == 401
 
+        threats_seen: dict[str, set[str]] = {}
+
         def event_ids_by_camera() -> dict[str, list[str]]:
             items = httpx.get(f"{base_url}/api/events?limit=1000", headers=bearer(token)).json()[
                 "items"
@@ -55,6 +63,7 @@ def test_demo_cameras_reach_the_live_map(tmp_path, browser, artifacts_dir):
             by_camera: dict[str, list[str]] = {}
             for item in items:
                 by_camera.setdefault(item["camera_id"], []).append(item["event_id"])
+                threats_seen.setdefault(item["camera_id"], set()).add(item["threat_type"])
             return by_camera
 
         by_camera = wait_until(
@@ -62,7 +71,10 @@ def test_demo_cameras_reach_the_live_map(tmp_path, browser, artifacts_dir):
             timeout=60,
             what="events from two demo cameras",
         )
-        assert set(by_camera) <= {"cam-chatelet-works", "cam-quai-traffic", "cam-square-fountain"}
+        assert set(by_camera) <= set(THREATS_BY_CAMERA)
+        for camera_id, threats in threats_seen.items():
+            assert threats <= THREATS_BY_CAMERA[camera_id], camera_id
+        assert "CC BY 4.0" in "".join(output)
 
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         log_in_browser(context, base_url, username, password)
@@ -79,6 +91,10 @@ def test_demo_cameras_reach_the_live_map(tmp_path, browser, artifacts_dir):
             timeout=15000,
         )
         page.screenshot(path=str(artifacts_dir / "demo-map.png"))
+        # The admin panel on the same live data: the README shows both (docs/images/).
+        page.goto(f"{base_url}/admin/")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(artifacts_dir / "demo-admin.png"))
         context.close()
     finally:
         demo.send_signal(signal.SIGINT)

@@ -96,8 +96,7 @@ def open_map_and_read_layers(
             const map = window.vigieMap.map;
             return {lat: pos.lat, lon: pos.lng, radius: entry.perimeter.getRadius(),
                     markerOnMap: map.hasLayer(entry.marker),
-                    circleOnMap: map.hasLayer(entry.perimeter),
-                    circlePath: !!entry.perimeter.getElement()};
+                    circleOnMap: map.hasLayer(entry.perimeter)};
         }""",
         event_id,
     )
@@ -213,4 +212,4 @@ def test_threat_in_a_real_clip_reaches_the_live_map(
         assert layers["errors"] == []
         assert (round(layers["lat"], 5), round(layers["lon"], 5)) == (48.85795, 2.34655)
         assert layers["radius"] == 75
-        assert layers["markerOnMap"] and layers["circleOnMap"] and layers["circlePath"]
+        assert layers["markerOnMap"] and layers["circleOnMap"]

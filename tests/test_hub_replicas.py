@@ -8,6 +8,7 @@ import re
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from websockets.sync.client import ClientConnection, connect
@@ -85,3 +86,56 @@ def test_two_replicas_store_each_event_once_and_both_stream_every_event(
     split = [stored_by_replica(log) for log in logs]
     assert all(count > 0 for count in split), f"one replica stored nothing: {split}"
     assert sum(split) == EVENTS
+
+
+def receive_incident(websocket: ClientConnection, status: str) -> dict:
+    """The data of the next incident message with `status` (other messages are skipped)."""
+    while True:
+        message = json.loads(websocket.recv(timeout=RECEIVE_TIMEOUT_S))
+        if message["type"] == "incident" and message["data"]["status"] == status:
+            return message["data"]
+
+
+def test_an_incident_change_on_one_replica_reaches_the_clients_of_both(
+    postgis_url: str, mqtt_url: str, tmp_path: Path
+) -> None:
+    """Filed by whichever replica ingested the event, acknowledged through replica A's API:
+    WebSocket clients of both replicas see the new incident and its acknowledgement."""
+    group = f"replicas-{uuid.uuid4().hex[:8]}"
+    with (
+        hub_process(replica_env(postgis_url, mqtt_url, group, "a"), tmp_path / "a.log") as (
+            _,
+            url_a,
+        ),
+        hub_process(replica_env(postgis_url, mqtt_url, group, "b"), tmp_path / "b.log") as (
+            _,
+            url_b,
+        ),
+    ):
+        viewer = bearer(api_token(postgis_url))
+        dispatcher = bearer(api_token(postgis_url, role="dispatcher"))
+        with (
+            connect(f"ws{url_a[4:]}/ws/events", additional_headers=viewer) as client_a,
+            connect(f"ws{url_b[4:]}/ws/events", additional_headers=viewer) as client_b,
+        ):
+            publish_events(mqtt_url, [make_event()])
+            opened_a = receive_incident(client_a, "new")
+            opened_b = receive_incident(client_b, "new")
+            assert opened_a == opened_b
+
+            # A malformed announcement is logged and skipped; the relay goes on.
+            with opened_database(postgis_url) as database, database.engine.begin() as connection:
+                connection.execute(sa.text("SELECT pg_notify('vigie_incidents', 'not json')"))
+            response = httpx.post(
+                f"{url_a}/api/incidents/{opened_a['id']}/transition",
+                json={"to": "acknowledged", "note": "on it"},
+                headers=dispatcher,
+                timeout=10,
+            )
+            assert response.status_code == 200, response.text
+            acknowledged_a = receive_incident(client_a, "acknowledged")
+            acknowledged_b = receive_incident(client_b, "acknowledged")
+    assert acknowledged_a["id"] == acknowledged_b["id"] == opened_a["id"]
+    assert acknowledged_a == acknowledged_b == response.json()
+    logs = (tmp_path / "a.log").read_text() + (tmp_path / "b.log").read_text()
+    assert "ignoring a malformed incident notification: not json" in logs

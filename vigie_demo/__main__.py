@@ -28,51 +28,128 @@ log = logging.getLogger("vigie_demo")
 
 ADMIN_USERNAME = "admin"
 
-# Three cameras on the square, each with a rule that makes sense for its footage.
+# Three cameras around the square, each with zones and rules that fit its footage. Zone
+# polygons are in image coordinates ((0, 0) top-left, (1, 1) bottom-right) and were drawn on
+# frames of each clip; headings are degrees clockwise from north.
 CAMERAS = [
     {
+        # A works site north of the square: the floor beyond the hazard tape is off limits.
         "id": "cam-chatelet-works",
         "clip": "worker",
-        "position": {"lat": 48.85795, "lon": 2.34655, "accuracy_m": 20.0},
-        "rule": {
-            "labels": ["person"],
-            "threat_type": "intrusion",
-            "severity": "medium",
-            "min_score": 0.6,
-            "confirm_frames": 3,
-            "cooldown_s": 30,
-            "perimeter_m": 40,
+        "position": {
+            "lat": 48.85812,
+            "lon": 2.34695,
+            "accuracy_m": 10.0,
+            "heading_deg": 185.0,
+            "fov_deg": 70.0,
         },
+        "zones": [
+            {
+                "name": "restricted_floor",
+                "include": [[[0.10, 0.60], [0.70, 0.55], [0.75, 1.0], [0.05, 1.0]]],
+            }
+        ],
+        "rules": [
+            {
+                "kind": "intrusion",
+                "labels": ["person"],
+                "zones": ["restricted_floor"],
+                "threat_type": "intrusion",
+                "severity": "medium",
+                "min_score": 0.6,
+                "confirm_frames": 3,
+                "cooldown_s": 30,
+                "perimeter_m": 40,
+            }
+        ],
     },
     {
+        # Quai de Gesvres, a pedestrian-only quay: any vehicle on it is a threat.
         "id": "cam-quai-traffic",
         "clip": "traffic",
-        "position": {"lat": 48.85742, "lon": 2.34588, "accuracy_m": 30.0},
-        "rule": {
-            "labels": ["car", "truck", "bus"],
-            "threat_type": "vehicle_intrusion",
-            "severity": "high",
-            "min_score": 0.6,
-            "confirm_frames": 3,
-            "cooldown_s": 30,
-            "perimeter_m": 60,
+        "position": {
+            "lat": 48.85712,
+            "lon": 2.34795,
+            "accuracy_m": 15.0,
+            "heading_deg": 170.0,
+            "fov_deg": 60.0,
         },
+        "zones": [
+            {
+                "name": "pedestrian_quay",
+                "include": [[[0.0, 0.55], [1.0, 0.55], [1.0, 0.97], [0.0, 0.97]]],
+            }
+        ],
+        "rules": [
+            {
+                "kind": "intrusion",
+                "labels": ["vehicle"],
+                "zones": ["pedestrian_quay"],
+                "threat_type": "vehicle_intrusion",
+                "severity": "high",
+                "min_score": 0.6,
+                "confirm_frames": 3,
+                "cooldown_s": 30,
+                "perimeter_m": 60,
+            }
+        ],
     },
     {
+        # On the Théâtre du Châtelet's front, looking east over the fountain's plaza and lawn.
         "id": "cam-square-fountain",
         "clip": "street",
-        "position": {"lat": 48.85772, "lon": 2.34762, "accuracy_m": 25.0},
-        "rule": {
-            "labels": ["person"],
-            "threat_type": "intrusion",
-            "severity": "low",
-            "min_score": 0.6,
-            "confirm_frames": 3,
-            "cooldown_s": 45,
-            "perimeter_m": 30,
+        "position": {
+            "lat": 48.85768,
+            "lon": 2.34662,
+            "accuracy_m": 10.0,
+            "heading_deg": 95.0,
+            "fov_deg": 75.0,
         },
+        "zones": [
+            {
+                "name": "plaza",
+                "include": [[[0.30, 0.35], [0.75, 0.35], [0.75, 0.60], [0.30, 0.60]]],
+            },
+            {
+                "name": "lawn",
+                "include": [[[0.0, 0.45], [0.40, 0.52], [1.0, 0.85], [1.0, 1.0], [0.0, 1.0]]],
+            },
+        ],
+        "rules": [
+            {
+                "kind": "loitering",
+                "labels": ["person"],
+                "zones": ["plaza"],
+                "dwell_s": 8,
+                "threat_type": "loitering",
+                "severity": "low",
+                "min_score": 0.6,
+                "confirm_frames": 3,
+                "cooldown_s": 45,
+                "perimeter_m": 30,
+            },
+            {
+                "kind": "intrusion",
+                "labels": ["person"],
+                "zones": ["lawn"],
+                "threat_type": "intrusion",
+                "severity": "low",
+                "min_score": 0.6,
+                "confirm_frames": 3,
+                "cooldown_s": 45,
+                "perimeter_m": 30,
+            },
+        ],
     },
 ]
+
+# Where the footage is shown (the map's attribution line and the console) it is credited.
+FOOTAGE_CREDITS = (
+    "Demo footage: worker-zone-detection, Intel IoT DevKit sample-videos (CC BY 4.0); "
+    "traffic_frames, Google automl-video-ondevice (Apache-2.0); "
+    "vtest, OpenCV samples (Apache-2.0)"
+)
+MAP_ATTRIBUTION = f"&copy; OpenStreetMap contributors | {FOOTAGE_CREDITS}"
 
 
 def free_port() -> int:
@@ -101,7 +178,8 @@ def agent_config(assets: dict[str, Path], mqtt_port: int, state: Path) -> dict:
                 },
                 "interval_s": 0.5,
                 "position": camera["position"],
-                "rules": [camera["rule"]],
+                "zones": camera["zones"],
+                "rules": camera["rules"],
             }
             for camera in CAMERAS
         ],
@@ -198,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "VIGIE_MQTT_EMBEDDED": "true",
         "VIGIE_HTTP_HOST": "127.0.0.1",
         "VIGIE_HTTP_PORT": str(http_port),
+        "VIGIE_MAP_TILE_ATTRIBUTION": MAP_ATTRIBUTION,
     }
 
     admin_password = create_admin(hub_env)
@@ -210,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             f"\n  Vigie demo is running.\n  Live map: {base_url}/map/\n"
             f"  API:      {base_url}/api/events\n"
             f"  Login:    {ADMIN_USERNAME} / {admin_password}  (at {base_url}/login)\n"
+            f"  {FOOTAGE_CREDITS}\n"
             "  Ctrl-C to stop.\n",
             flush=True,
         )

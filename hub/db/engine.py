@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -16,10 +17,15 @@ CONNECT_TIMEOUT_S = 5
 
 @dataclass(frozen=True)
 class Database:
-    """An engine and the session factory bound to it."""
+    """An engine and the session factory bound to it.
+
+    `origin` names this process's connections (PostgreSQL application_name), so a replica can
+    tell its own database notifications from the other replicas'.
+    """
 
     engine: Engine
     sessions: sessionmaker[Session]
+    origin: str
 
     def answers(self) -> bool:
         """True when a trivial query succeeds right now."""
@@ -37,11 +43,14 @@ class Database:
 
 def open_database(url: str) -> Database:
     """Create the engine (no connection is made yet) and its session factory."""
-    engine = create_db_engine(url)
-    return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+    origin = f"vigie-hub-{uuid.uuid4().hex[:12]}"
+    engine = create_db_engine(url, origin)
+    return Database(
+        engine=engine, sessions=sessionmaker(engine, expire_on_commit=False), origin=origin
+    )
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, application_name: str = "vigie-hub") -> Engine:
     """An engine for a sqlite:// or postgresql:// URL, tuned for the hub's access pattern."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -50,8 +59,10 @@ def create_db_engine(url: str) -> Engine:
         return engine
     # pre_ping turns a connection killed by a database restart into a retry, not an error;
     # the connect timeout keeps /healthz and ingest from hanging on an unreachable server.
-    timeout = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_S}
-    return sa.create_engine(_with_psycopg(parsed), pool_pre_ping=True, connect_args=timeout)
+    connect_args = {"application_name": application_name}
+    if "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    return sa.create_engine(_with_psycopg(parsed), pool_pre_ping=True, connect_args=connect_args)
 
 
 def _with_psycopg(url: URL) -> URL:

@@ -59,39 +59,8 @@ class DeadLetter(Base):
     payload_size: Mapped[int] = mapped_column(sa.Integer)
 
 
-# PostGIS: points derived from lat/lon by the database itself, so writers cannot let them
-# disagree, each with a GiST index: a geography for radius queries (metres on the sphere), a
-# planar lon/lat geometry for bounding boxes (a map viewport's edges are meridians and parallels).
+# PostGIS only: points the database derives from lat/lon (generated columns, GiST-indexed,
+# created by the migrations): a geography for radius queries, a planar geometry for bounding boxes.
 # SQLite keeps only lat/lon.
 GEOGRAPHY_COLUMN = "geog"
 GEOMETRY_COLUMN = "geom"
-sa.event.listen(
-    Event.__table__,
-    "after_create",
-    sa.DDL(
-        f"ALTER TABLE events ADD COLUMN {GEOGRAPHY_COLUMN} geography(Point, 4326) "
-        "GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography) STORED"
-    ).execute_if(dialect="postgresql"),
-)
-sa.event.listen(
-    Event.__table__,
-    "after_create",
-    sa.DDL(
-        f"CREATE INDEX ix_events_{GEOGRAPHY_COLUMN} ON events USING gist ({GEOGRAPHY_COLUMN})"
-    ).execute_if(dialect="postgresql"),
-)
-sa.event.listen(
-    Event.__table__,
-    "after_create",
-    sa.DDL(
-        f"ALTER TABLE events ADD COLUMN {GEOMETRY_COLUMN} geometry(Point, 4326) "
-        "GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) STORED"
-    ).execute_if(dialect="postgresql"),
-)
-sa.event.listen(
-    Event.__table__,
-    "after_create",
-    sa.DDL(
-        f"CREATE INDEX ix_events_{GEOMETRY_COLUMN} ON events USING gist ({GEOMETRY_COLUMN})"
-    ).execute_if(dialect="postgresql"),
-)

@@ -1,12 +1,18 @@
-"""Every replica learns of every stored event: PostgreSQL LISTEN/NOTIFY, then a read in id order.
+"""Every replica learns of every stored event and incident change: PostgreSQL LISTEN/NOTIFY.
 
-Each transaction that stores events NOTIFYs its highest id at commit (events.service.notify_stored)
-and writers commit in id order (events.service.lock_event_stream), so a replica that reads
-"every id above the last one I handed on" never skips one, whichever replica stored it.
+Events: each transaction that stores events NOTIFYs its highest id at commit
+(events.service.notify_stored) and writers commit in id order (events.service.lock_event_stream),
+so a replica that reads "every id above the last one I handed on" never skips one, whichever
+replica stored it.
+
+Incidents: a trigger announces each committed incident change with the writer's origin
+(hub.db.migrate.INCIDENTS_CHANNEL); a replica already pushed its own changes to its clients, so
+it reads and hands on only the other replicas' ones.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -16,9 +22,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.db.engine import Database
+from hub.db.migrate import INCIDENTS_CHANNEL
 from hub.events.models import Event
 from hub.events.schemas import StoredEvent
 from hub.events.service import EVENTS_CHANNEL, list_events
+from hub.incidents.schemas import IncidentOut
+from hub.incidents.service import IncidentFilters, list_incidents
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +40,18 @@ STOP_TIMEOUT_S = 10.0
 
 
 class StoredEventRelay:
-    """Hands every event committed by any replica to `deliver`, in id order, from a thread."""
+    """Hands every event committed by any replica to `deliver`, in id order, and every incident
+    change committed by another replica to `deliver_incident`, from a thread."""
 
-    def __init__(self, database: Database, deliver: Callable[[list[StoredEvent]], None]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        deliver: Callable[[list[StoredEvent]], None],
+        deliver_incident: Callable[[IncidentOut], None] | None = None,
+    ) -> None:
         self._database = database
         self._deliver = deliver
+        self._deliver_incident = deliver_incident
         self._stopping = threading.Event()
         self._listening = threading.Event()
         self._last_id: int | None = None
@@ -72,6 +88,8 @@ class StoredEventRelay:
         try:
             connection.autocommit = True
             connection.execute(f"LISTEN {EVENTS_CHANNEL}")
+            if self._deliver_incident is not None:
+                connection.execute(f"LISTEN {INCIDENTS_CHANNEL}")
             if self._last_id is None:
                 self._last_id = self._highest_id()
             self._listening.set()
@@ -79,6 +97,9 @@ class StoredEventRelay:
             self._catch_up()
             while not self._stopping.is_set():
                 for notification in connection.notifies(timeout=POLL_INTERVAL_S):
+                    if notification.channel == INCIDENTS_CHANNEL:
+                        self._relay_incident(notification.payload)
+                        continue
                     announced = notification.payload
                     if not announced.isdigit() or int(announced) > self._last_id:
                         self._catch_up()
@@ -99,3 +120,19 @@ class StoredEventRelay:
                 self._last_id = page[-1].id
             if len(page) < READ_PAGE_SIZE:
                 return
+
+    def _relay_incident(self, payload: str) -> None:
+        try:
+            announced = json.loads(payload)
+            incident_id, origin = int(announced["id"]), str(announced["origin"])
+        except (ValueError, KeyError, TypeError):
+            logger.warning("ignoring a malformed incident notification: %.200s", payload)
+            return
+        if origin == self._database.origin or self._deliver_incident is None:
+            return
+        with self._database.sessions() as session:
+            # The incident as listed (with its checklist), not its events: the newest at or
+            # below the id, which is that incident unless it is gone.
+            page = list_incidents(session, IncidentFilters(), limit=1, before_id=incident_id + 1)
+        if page.items and page.items[0].id == incident_id:
+            self._deliver_incident(page.items[0])

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Annotated, Literal, NoReturn
 
 from fastapi import APIRouter, Depends, Query
@@ -14,12 +15,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
+from hub.access.routes import AccessReason
+from hub.access.service import EXPORT_EVENTS, Access, log_access
 from hub.db.engine import Database
 from hub.db.session import session_dependency
 from hub.events import service
 from hub.events.schemas import EventPage, StoredEvent
 from hub.events.service import BoundingBox, Circle, EventFilters, PageRequest
-from hub.users.security import require_viewer
+from hub.users.security import Viewer, require_viewer
 
 Severity = Literal["low", "medium", "high", "critical"]
 AfterId = Annotated[int | None, Query(ge=0, description="only ids above it, oldest first")]
@@ -123,8 +126,11 @@ def build_router(database: Database) -> APIRouter:
         response_class=StreamingResponse,
         responses={200: {"content": {"text/csv": {}}, "description": "One row per event."}},
     )
-    def export_csv(filters: filters_of_request) -> StreamingResponse:
-        """Every event matching the filters as CSV, oldest first, streamed."""
+    def export_csv(
+        filters: filters_of_request, viewer: Viewer, reason: AccessReason = None
+    ) -> StreamingResponse:
+        """Every event matching the filters as CSV, oldest first, streamed; the export is logged."""
+        log_access(database, viewer, _export_access("csv", filters, reason))
         rows = _csv_lines(service.iter_events(database.sessions, filters))
         return StreamingResponse(
             rows, media_type="text/csv; charset=utf-8", headers=_attachment("events.csv")
@@ -137,14 +143,24 @@ def build_router(database: Database) -> APIRouter:
             200: {"content": {"application/geo+json": {}}, "description": "A FeatureCollection."}
         },
     )
-    def export_geojson(filters: filters_of_request) -> StreamingResponse:
-        """Every event matching the filters as a GeoJSON FeatureCollection, oldest first."""
+    def export_geojson(
+        filters: filters_of_request, viewer: Viewer, reason: AccessReason = None
+    ) -> StreamingResponse:
+        """Every event matching the filters as a GeoJSON FeatureCollection, oldest first; logged."""
+        log_access(database, viewer, _export_access("geojson", filters, reason))
         features = _geojson_chunks(service.iter_events(database.sessions, filters))
         return StreamingResponse(
             features, media_type="application/geo+json", headers=_attachment("events.geojson")
         )
 
     return router
+
+
+def _export_access(export_format: str, filters: EventFilters, reason: str | None) -> Access:
+    # The filters say which events left the hub; dates become text for the JSON column.
+    given = {name: value for name, value in asdict(filters).items() if value not in (None, ())}
+    details = {"format": export_format, "filters": json.loads(json.dumps(given, default=str))}
+    return Access(EXPORT_EVENTS, "events", "*", reason, details)
 
 
 def _bounding_box(text: str) -> BoundingBox:

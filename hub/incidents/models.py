@@ -39,6 +39,8 @@ class Incident(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     details: Mapped[dict] = mapped_column(JsonDocument)
+    # Under investigation: retention keeps its events and snapshots until an admin releases it.
+    legal_hold: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
 
 class IncidentEvent(Base):
@@ -70,20 +72,5 @@ class ChecklistItem(Base):
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-# PostGIS: like events, a geography point the database derives from lat/lon, GiST-indexed.
+# PostGIS only: a geography point derived from lat/lon, GiST-indexed, created by the migrations.
 GEOGRAPHY_COLUMN = "geog"
-sa.event.listen(
-    Incident.__table__,
-    "after_create",
-    sa.DDL(
-        f"ALTER TABLE incidents ADD COLUMN {GEOGRAPHY_COLUMN} geography(Point, 4326) "
-        "GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography) STORED"
-    ).execute_if(dialect="postgresql"),
-)
-sa.event.listen(
-    Incident.__table__,
-    "after_create",
-    sa.DDL(
-        f"CREATE INDEX ix_incidents_{GEOGRAPHY_COLUMN} ON incidents USING gist ({GEOGRAPHY_COLUMN})"
-    ).execute_if(dialect="postgresql"),
-)

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
+from hub.access.routes import AccessReason
+from hub.access.service import CHANGE_INCIDENT, VIEW_INCIDENT, Access, log_access, record_access
 from hub.db.engine import Database
 from hub.db.session import session_dependency
 from hub.incidents import service
@@ -25,7 +27,7 @@ from hub.incidents.service import BoundingBox, Circle, IncidentFilters
 from hub.incidents.stream import encode_incident
 from hub.playbooks.schemas import Severity
 from hub.stream.broadcaster import Broadcaster
-from hub.users.security import Dispatcher, require_viewer
+from hub.users.security import Dispatcher, Viewer, require_viewer
 from vigie_contract.event import utc_now
 
 MAX_RADIUS_M = 100_000.0
@@ -115,12 +117,19 @@ def build_router(database: Database, broadcaster: Broadcaster) -> APIRouter:
         return service.list_incidents(session, filters, limit, before_id)
 
     @router.get("/{incident_id}", response_model=IncidentDetail, responses=NOT_FOUND)
-    def get_incident(session: session_of_request, incident_id: IncidentId) -> IncidentDetail:
-        """One incident with its events, checklist and audit trail."""
+    def get_incident(
+        session: session_of_request,
+        incident_id: IncidentId,
+        viewer: Viewer,
+        reason: AccessReason = None,
+    ) -> IncidentDetail:
+        """One incident with its events, checklist and audit trail; the view is logged."""
         try:
-            return service.get_incident(session, incident_id)
+            detail = service.get_incident(session, incident_id)
         except service.IncidentNotFound as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        log_access(database, viewer, Access(VIEW_INCIDENT, "incident", incident_id, reason))
+        return detail
 
     @router.post(
         "/{incident_id}/transition",
@@ -131,11 +140,18 @@ def build_router(database: Database, broadcaster: Broadcaster) -> APIRouter:
         incident_id: IncidentId, request: TransitionRequest, dispatcher: Dispatcher
     ) -> IncidentOut:
         """Move an incident along new → acknowledged → dispatched → resolved | false_alarm."""
-        return await commit_and_push(
-            lambda session: service.transition_incident(
+
+        def change(session: Session) -> IncidentOut:
+            incident = service.transition_incident(
                 session, incident_id, request, dispatcher.username, utc_now()
             )
-        )
+            access = Access(
+                CHANGE_INCIDENT, "incident", incident_id, request.note, {"to": request.to}
+            )
+            record_access(session, dispatcher, access, utc_now())
+            return incident
+
+        return await commit_and_push(change)
 
     @router.put(
         "/{incident_id}/checklist/{item_id}",
@@ -146,11 +162,16 @@ def build_router(database: Database, broadcaster: Broadcaster) -> APIRouter:
         incident_id: IncidentId, item_id: ItemId, update: ChecklistUpdate, dispatcher: Dispatcher
     ) -> IncidentOut:
         """Tick or untick one playbook action of an open incident."""
-        return await commit_and_push(
-            lambda session: service.update_checklist_item(
+
+        def change(session: Session) -> IncidentOut:
+            incident = service.update_checklist_item(
                 session, incident_id, item_id, update, dispatcher.username, utc_now()
             )
-        )
+            access = Access(CHANGE_INCIDENT, "incident", incident_id, None, {"item_id": item_id})
+            record_access(session, dispatcher, access, utc_now())
+            return incident
+
+        return await commit_and_push(change)
 
     return router
 

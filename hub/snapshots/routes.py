@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 from sqlalchemy.orm import Session
 
+from hub.access.routes import AccessReason
+from hub.access.service import VIEW_SNAPSHOT, Access, log_access
 from hub.db.engine import Database
 from hub.db.session import session_dependency
 from hub.snapshots.models import SNAPSHOT_CONTENT_TYPE
 from hub.snapshots.service import load_snapshot
-from hub.users.security import require_viewer
+from hub.users.security import Viewer, require_viewer
 
 JPEG_RESPONSE = {200: {"content": {SNAPSHOT_CONTENT_TYPE: {}}, "description": "The JPEG."}}
 
@@ -29,13 +31,19 @@ def build_router(database: Database) -> APIRouter:
         response_class=Response,
         responses={**JPEG_RESPONSE, 404: {"description": "No such event, or no snapshot of it."}},
     )
-    def get_snapshot(event_id: uuid.UUID, session: session_of_request) -> Response:
-        """The JPEG snapshot of the event with this event_id (the wire UUID)."""
+    def get_snapshot(
+        event_id: uuid.UUID,
+        session: session_of_request,
+        viewer: Viewer,
+        reason: AccessReason = None,
+    ) -> Response:
+        """The JPEG snapshot of the event with this event_id (the wire UUID); the view is logged."""
         jpeg = load_snapshot(session, event_id)
         if jpeg is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no snapshot of this event")
-        # Immutable once stored: browsers may keep it.
-        headers = {"Cache-Control": "private, max-age=86400"}
+        log_access(database, viewer, Access(VIEW_SNAPSHOT, "event", event_id, reason))
+        # Not kept by the browser: every view comes back here, so every view is logged.
+        headers = {"Cache-Control": "private, no-store"}
         return Response(jpeg, media_type=SNAPSHOT_CONTENT_TYPE, headers=headers)
 
     return router

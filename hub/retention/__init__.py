@@ -1,0 +1,1 @@
+"""Retention: personal data purged past its maximum age, except what a legal hold keeps."""

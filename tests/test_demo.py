@@ -90,6 +90,12 @@ def test_demo_cameras_reach_the_live_map(tmp_path, browser, artifacts_dir):
             arg=wanted,
             timeout=15000,
         )
+        # The demo places its three cameras, each drawn with its field-of-view cone.
+        page.wait_for_function(
+            """() => ["cam-chatelet-works", "cam-quai-traffic", "cam-square-fountain"]
+                .every(id => window.vigieMap.cameras.has(id))""",
+            timeout=15000,
+        )
         page.screenshot(path=str(artifacts_dir / "demo-map.png"))
         # The admin panel on the same live data: the README shows both (docs/images/).
         page.goto(f"{base_url}/admin/")

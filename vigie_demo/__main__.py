@@ -217,6 +217,44 @@ def create_admin(hub_env: dict[str, str]) -> str:
     return password
 
 
+def place_cameras(base_url: str, password: str, timeout_s: float = 30.0) -> list[str]:
+    """Give the hub each demo camera's name, position, heading and field of view (admin API).
+
+    The hub learns a camera when its agent first reports it; wait for that, then place it.
+    Returns the ids placed.
+    """
+    wanted = {camera["id"]: camera for camera in CAMERAS}
+    placed: list[str] = []
+    with httpx.Client(base_url=base_url, timeout=5.0) as client:
+        login = client.post(
+            "/api/auth/login", json={"username": ADMIN_USERNAME, "password": password}
+        )
+        login.raise_for_status()
+        headers = {"X-CSRF-Token": login.json()["csrf_token"]}
+        deadline = time.monotonic() + timeout_s
+        while len(placed) < len(wanted) and time.monotonic() < deadline:
+            known = {item["id"] for item in client.get("/api/cameras").json()["items"]}
+            for camera_id in sorted((known & wanted.keys()) - set(placed)):
+                position = wanted[camera_id]["position"]
+                update = {
+                    "name": camera_id.removeprefix("cam-").replace("-", " ").title(),
+                    "lat": position["lat"],
+                    "lon": position["lon"],
+                    "heading_deg": position["heading_deg"],
+                    "fov_deg": position["fov_deg"],
+                    "range_m": 60.0,
+                }
+                client.put(
+                    f"/api/cameras/{camera_id}", json=update, headers=headers
+                ).raise_for_status()
+                placed.append(camera_id)
+            time.sleep(0.5)
+    missing = sorted(wanted.keys() - set(placed))
+    if missing:
+        log.warning("the hub has not heard of camera(s) %s yet: not placed on the map", missing)
+    return placed
+
+
 def stop_process(process: subprocess.Popen, name: str) -> None:
     """Ask a child to stop (SIGTERM), then kill it if it does not within 10 s."""
     if process.poll() is not None:
@@ -285,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         wait_until_healthy(base_url, hub, timeout_s=60)
         agent = subprocess.Popen([sys.executable, "-m", "edge_agent.cli", "run", str(config_path)])
+        place_cameras(base_url, admin_password)
         print(
             f"\n  Vigie demo is running.\n  Live map: {base_url}/map/\n"
             f"  API:      {base_url}/api/events\n"

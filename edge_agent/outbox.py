@@ -58,16 +58,54 @@ class Outbox:
         if "retain" not in columns:  # an outbox written by an older agent
             self._db.execute("ALTER TABLE outbox ADD COLUMN retain INTEGER NOT NULL DEFAULT 0")
 
-    def put(self, topic: str, payload: bytes, retain: bool = False) -> int:
-        """Append a message and commit it to disk, dropping the oldest past a bound; its id."""
+    def put(self, topic: str, payload: bytes, retain: bool = False) -> int | None:
+        """Append a message and commit it to disk, dropping the oldest past a bound; its id.
+
+        On a full disk the oldest messages make room; if even that fails, this message is
+        dropped (logged, counted) and None returned: the cameras keep running either way.
+        """
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO outbox (topic, payload, retain) VALUES (?, ?, ?)",
-                (topic, payload, int(retain)),
-            )
-            message_id = int(cursor.lastrowid)
-            self._enforce_size_bounds()
-            return message_id
+            for attempt in range(2):
+                try:
+                    cursor = self._db.execute(
+                        "INSERT INTO outbox (topic, payload, retain) VALUES (?, ?, ?)",
+                        (topic, payload, int(retain)),
+                    )
+                except sqlite3.OperationalError as exc:
+                    if exc.sqlite_errorcode != sqlite3.SQLITE_FULL:
+                        raise
+                    if attempt == 0 and self._make_room():
+                        continue
+                    self.dropped += 1
+                    logger.error(
+                        "disk full: dropped the new message on %s (%d dropped since start)",
+                        topic,
+                        self.dropped,
+                        extra={"dropped": 1},
+                    )
+                    return None
+                self._enforce_size_bounds()
+                return int(cursor.lastrowid)
+        return None
+
+    def _make_room(self) -> bool:
+        """Drop the oldest quarter of the messages after a full disk (lock held); whether it did."""
+        count = self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        if count == 0:
+            return False
+        try:
+            dropped = self._db.execute(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)",
+                (max(count // 4, 1),),
+            ).rowcount
+            # Hand the freed WAL space back to the file system.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_FULL:
+                raise
+            return False
+        self._count_drop(dropped, "disk full")
+        return dropped > 0
 
     def _enforce_size_bounds(self) -> None:
         """Drop the oldest messages until count and bytes are within bounds (lock held)."""

@@ -31,7 +31,10 @@ from hub.incidents.schemas import IncidentOut
 from hub.incidents.stream import encode_incident
 from hub.ingest.consumer import BatchPolicy, BrokerSession, EventConsumer
 from hub.ingest.pipeline import IngestOptions
+from hub.ingest.validation import TimeBounds
 from hub.map.routes import install as install_map
+from hub.metrics import routes as metrics_routes
+from hub.metrics.registry import HubMetrics
 from hub.playbooks import routes as playbooks_routes
 from hub.playbooks.service import seed_playbooks
 from hub.retention import routes as retention_routes
@@ -47,10 +50,17 @@ from vigie_contract.event import utc_now
 class HubRuntime:
     """The parts with a lifetime: schema, embedded broker and ingest consumer."""
 
-    def __init__(self, settings: HubSettings, database: Database, broadcaster: Broadcaster) -> None:
+    def __init__(
+        self,
+        settings: HubSettings,
+        database: Database,
+        broadcaster: Broadcaster,
+        metrics: HubMetrics,
+    ) -> None:
         self._settings = settings
         self._database = database
         self._broadcaster = broadcaster
+        self._metrics = metrics
         self._consumer: EventConsumer | None = None
 
     @property
@@ -113,10 +123,11 @@ class HubRuntime:
     def _stream_relayed(
         self, loop: asyncio.AbstractEventLoop
     ) -> Callable[[list[StoredEvent]], None]:
-        broadcaster = self._broadcaster
+        broadcaster, metrics = self._broadcaster, self._metrics
 
         def hand_to_stream(events: list[StoredEvent]) -> None:
             # Runs on the relay thread: serialise there, deliver on the event loop.
+            metrics.observe_relay_lag([event.received_at for event in events])
             loop.call_soon_threadsafe(broadcaster.publish_all, [encode_event(e) for e in events])
 
         return hand_to_stream
@@ -143,10 +154,14 @@ class HubRuntime:
                 mqtt_v5=not settings.mqtt_embedded,
                 shared_group=settings.mqtt_shared_group,
                 session_expiry_s=settings.mqtt_session_expiry_s,
+                extra_topics=(settings.frigate.topic,) if settings.frigate.enabled else (),
             ),
             sessions=self._database.sessions,
             options=IngestOptions(
-                max_event_bytes=settings.max_event_bytes, grouping=grouping_policy(settings)
+                max_event_bytes=settings.max_event_bytes,
+                grouping=grouping_policy(settings),
+                time_bounds=ingest_time_bounds(settings),
+                frigate=settings.frigate if settings.frigate.enabled else None,
             ),
             on_stored=hand_to_stream,
             on_incident=hand_incident_to_stream,
@@ -154,6 +169,7 @@ class HubRuntime:
                 max_messages=settings.ingest_batch_max,
                 max_wait_s=settings.ingest_batch_wait_ms / 1000,
             ),
+            metrics=self._metrics,
         )
         consumer.start()
         return consumer
@@ -163,14 +179,16 @@ def create_app(settings: HubSettings) -> FastAPI:
     """A hub application for `settings`; nothing connects until its lifespan starts."""
     database = open_database(settings.database_url)
     broadcaster = Broadcaster()
-    runtime = HubRuntime(settings, database, broadcaster)
+    metrics = HubMetrics(frigate_topic=settings.frigate.topic if settings.frigate.enabled else None)
+    runtime = HubRuntime(settings, database, broadcaster, metrics)
     app = FastAPI(title="Vigie hub", version=__version__, lifespan=runtime.lifespan)
     # Every route, added before or after, needs a signed-in user unless security.py lists it public.
     install_auth(app, database, settings)
     app.include_router(_health_router(database, runtime))
     app.include_router(events_routes.build_router(database))
     app.include_router(snapshots_routes.build_router(database))
-    app.include_router(stream_routes.build_router(database, broadcaster))
+    app.include_router(stream_routes.build_router(database, broadcaster, metrics.websocket_clients))
+    app.include_router(metrics_routes.build_router(metrics))
     app.include_router(incidents_routes.build_router(database, broadcaster))
     app.include_router(playbooks_routes.build_router(database))
     app.include_router(agents_routes.build_router(database))
@@ -194,6 +212,14 @@ def grouping_policy(settings: HubSettings) -> GroupingPolicy:
     return GroupingPolicy(
         window=timedelta(seconds=settings.incident_group_window_s),
         radius_m=settings.incident_group_radius_m,
+    )
+
+
+def ingest_time_bounds(settings: HubSettings) -> TimeBounds:
+    """How far from its arrival an event's capture time may lie, per the settings."""
+    return TimeBounds(
+        max_ahead=timedelta(seconds=settings.ingest_max_ahead_s),
+        max_age=timedelta(days=settings.retention_events_days),
     )
 
 

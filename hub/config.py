@@ -14,10 +14,12 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as EnvironmentParseError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from hub.incidents.grouping import DEFAULT_GROUP_RADIUS_M, DEFAULT_GROUP_WINDOW_S
+from hub.ingest.frigate import FrigateSettings
 from vigie_contract import MAX_EVENT_BYTES
 
 ENV_PREFIX = "VIGIE_"
@@ -48,6 +50,9 @@ class HubSettings(BaseSettings):
     # Micro-batching: messages stored in one transaction, and how long to wait to fill a batch.
     ingest_batch_max: int = Field(500, ge=1, le=10_000)
     ingest_batch_wait_ms: float = Field(2.0, ge=0.0, le=1000.0)
+    # An event captured further ahead of its arrival is refused (time_out_of_range); one older
+    # than retention_events_days is refused too.
+    ingest_max_ahead_s: float = Field(24 * 3600, gt=0.0, le=30 * 24 * 3600)
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     map_tile_attribution: str = "&copy; OpenStreetMap contributors"
     # Auth: browser sessions last this long, then the user logs in again.
@@ -74,6 +79,8 @@ class HubSettings(BaseSettings):
     mqtt_password_file: Path | None = None
     mqtt_acl_file: Path | None = None
     agent_mqtt_url: str = Field("mqtts://localhost:8883", pattern=r"^(mqtts?|wss?)://[^/\s]+")
+    # Optional per site: ingest an existing Frigate NVR's events (docs/operations.md, Frigate).
+    frigate: FrigateSettings = FrigateSettings()
 
     @field_validator("database_url")
     @classmethod
@@ -141,15 +148,36 @@ def load_settings(**overrides: object) -> HubSettings:
     config_file = os.environ.get(CONFIG_FILE_ENV)
     if config_file and not Path(config_file).is_file():
         raise SettingsError(f"{CONFIG_FILE_ENV}: no such file {config_file}")
+    if config_file:
+        _check_is_mapping_of_names(Path(config_file))
     try:
         return HubSettings(**overrides)
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
+    except EnvironmentParseError as exc:
+        # A VIGIE_* variable of a nested section (e.g. VIGIE_FRIGATE) that is not JSON.
+        raise SettingsError(f"environment: {exc}") from None
     except (yaml.YAMLError, ValueError, TypeError) as exc:
         # A YAML file that does not parse, or whose top level is not a mapping.
         raise SettingsError(
             f"{CONFIG_FILE_ENV}: {config_file} is not a YAML mapping: {exc}"
         ) from None
+
+
+def _check_is_mapping_of_names(config_file: Path) -> None:
+    # pydantic-settings fails with AttributeError on a key such as `null:` or `1:`.
+    try:
+        document = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SettingsError(f"{CONFIG_FILE_ENV}: cannot read {config_file}: {exc}") from None
+    if document is None:
+        return
+    if not isinstance(document, dict):
+        # pydantic-settings would turn a list of pairs into a mapping.
+        raise SettingsError(f"{CONFIG_FILE_ENV}: {config_file} is not a YAML mapping")
+    for key in document:
+        if not isinstance(key, str):
+            raise SettingsError(f"{CONFIG_FILE_ENV}: {config_file}: key {key!r} is not a name")
 
 
 def _describe(exc: ValidationError) -> str:

@@ -247,7 +247,8 @@ def make_event(
         "event_id": uuid.uuid4(),
         "agent_id": agent_id,
         "camera_id": camera_id,
-        "captured_at": datetime(2026, 11, 26, 8, 30, 15, 250000, tzinfo=timezone.utc),
+        # Now, to the millisecond (as browsers show it): the hub rejects events far in the past.
+        "captured_at": _now_to_the_millisecond(),
         "threat_type": "weapon",
         "severity": "high",
         "detections": [Detection(label="knife", score=0.87, box=(0.1, 0.2, 0.3, 0.6), track_id=4)],
@@ -256,6 +257,11 @@ def make_event(
         "model": ModelInfo(name="ssd_mobilenet_v1_coco_quant"),
     }
     return EventV1(**{**fields, **changes})
+
+
+def _now_to_the_millisecond() -> datetime:
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def topic_of(event: EventV1) -> str:

@@ -179,15 +179,23 @@ class MosquittoBroker:
 
 
 @contextmanager
-def mosquitto_broker(extra_config: str = "") -> Iterator[MosquittoBroker]:
-    """Start Mosquitto on a free loopback port with anonymous access; stop it afterwards."""
+def mosquitto_broker(
+    extra_config: str = "", persistence: bool = False
+) -> Iterator[MosquittoBroker]:
+    """Start Mosquitto on a free loopback port with anonymous access; stop it afterwards.
+
+    With persistence, sessions and their queued messages survive a stop()/start().
+    """
     if not shutil.which("mosquitto"):
         raise RuntimeError("mosquitto not found: run scripts/install-deps.sh")
     work = Path(tempfile.mkdtemp(prefix="vigie-mqtt-"))
     port = free_port()
     config = work / "mosquitto.conf"
+    if persistence:
+        work.chmod(0o777)  # Mosquitto writes its database as its own user
+    persisting = f"true\npersistence_location {work}/" if persistence else "false"
     config.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence {persisting}\n"
         f"max_queued_messages 100000\n{extra_config}"
     )
     broker = MosquittoBroker(port=port, config=config)

@@ -180,7 +180,11 @@ def test_map_shows_stored_events_then_live_ones(
         assert popup.locator(".vigie-popup-threat").inner_text() == high.threat_type
         assert popup.locator(".vigie-popup-camera").inner_text() == high.camera_id
         assert popup.locator(".vigie-popup-gps").inner_text() == "48.856600, 2.352200"
-        assert popup.locator("time").get_attribute("datetime") == "2026-11-26T08:30:15.250Z"
+        captured = high.captured_at
+        expected_time = (
+            captured.strftime("%Y-%m-%dT%H:%M:%S.") + f"{captured.microsecond // 1000:03d}Z"
+        )
+        assert popup.locator("time").get_attribute("datetime") == expected_time
         assert popup.locator(".vigie-popup-label").all_inner_texts() == [MARKUP_LABEL, "person"]
         assert popup.locator("img").count() == 0
         assert page.evaluate("() => window.vigiePwned") is None

@@ -97,6 +97,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("GET", "/docs"): SIGNED_IN,
     ("GET", "/docs/oauth2-redirect"): SIGNED_IN,
     ("GET", "/redoc"): SIGNED_IN,
+    ("GET", "/metrics"): SIGNED_IN,
 }
 # Tried last, in this order: logging out ends the session the other routes use, and logging in
 # replaces it (so its CSRF token).
@@ -194,6 +195,7 @@ def probes(target_user_id: int, probe_user: str, role: str) -> dict[tuple[str, s
         ("GET", "/docs"): Probe("/docs"),
         ("GET", "/docs/oauth2-redirect"): Probe("/docs/oauth2-redirect"),
         ("GET", "/redoc"): Probe("/redoc"),
+        ("GET", "/metrics"): Probe("/metrics"),
     }
 
 

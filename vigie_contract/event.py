@@ -24,8 +24,18 @@ MAX_EVENT_BYTES = 64 * 1024
 # Ids become MQTT topic levels, so they may not contain '/', '+', '#' or spaces.
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 UnitFloat = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        # e.g. 9999-12-31T23:59:59-14:00 is in year 10000 in UTC: a value error, not a crash.
+        raise ValueError("out of range once converted to UTC") from None
+
+
 # Any offset is accepted on the wire; the value is kept in UTC.
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(timezone.utc))]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 # Detector text: no control characters (PostgreSQL cannot store NUL; log lines stay single).
 PrintableText = r"^[^\x00-\x1f\x7f]+$"
 
@@ -129,7 +139,8 @@ def parse_message(model: type[WireModel], payload: bytes, max_bytes: int) -> Wir
         raise ContractError("oversize", f"{len(payload)} bytes > limit {max_bytes}")
     try:
         document = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # RecursionError: nesting deeper than the interpreter's stack, e.g. 30 000 '['.
         raise ContractError("malformed_json", str(exc)[:200]) from None
     if not isinstance(document, dict):
         raise ContractError("schema", "the message must be a JSON object")

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.events.schemas import StoredEvent
 from hub.incidents.schemas import IncidentOut
 from hub.ingest.pipeline import IngestOptions, IngestResult, ReceivedMessage, ingest_batch
+from hub.metrics.registry import HubMetrics
 from vigie_contract import agent_topic_filters
 from vigie_contract.event import utc_now
 
@@ -50,10 +51,12 @@ class BrokerSession:
     mqtt_v5: bool = True
     shared_group: str | None = None
     session_expiry_s: int = 7 * 24 * 3600
+    # Topics outside the v1 grammar to ingest too (a Frigate NVR's events).
+    extra_topics: tuple[str, ...] = ()
 
     def topic_filters(self) -> list[str]:
         """Every v1 kind's filter, under $share/<group>/ when replicas share the ingest."""
-        filters = list(agent_topic_filters().values())
+        filters = [*agent_topic_filters().values(), *self.extra_topics]
         if self.shared_group:
             return [f"$share/{self.shared_group}/{topic}" for topic in filters]
         return filters
@@ -94,6 +97,7 @@ class EventConsumer:
         on_stored: Callable[[StoredEvent], None],
         on_incident: Callable[[IncidentOut], None] | None = None,
         batching: BatchPolicy | None = None,
+        metrics: HubMetrics | None = None,
     ) -> None:
         self._broker = broker
         self._sessions = sessions
@@ -101,6 +105,7 @@ class EventConsumer:
         self._on_stored = on_stored
         self._on_incident = on_incident
         self._batching = batching or BatchPolicy()
+        self._metrics = metrics
         self._deliveries: queue.Queue[Delivery | None] = queue.Queue()
         self._stopping = threading.Event()
         self._subscribed = threading.Event()
@@ -242,7 +247,7 @@ class EventConsumer:
             if results is None:
                 return
             self._ack(batch)
-            self._report(results)
+            self._report(batch, results)
 
     def _next_batch(self) -> list[Delivery] | None:
         first = self._deliveries.get()
@@ -268,7 +273,10 @@ class EventConsumer:
         messages = [delivery.message for delivery in batch]
         while not self._stopping.is_set():
             try:
-                return ingest_batch(self._sessions, messages, self._options)
+                if self._metrics is None:
+                    return ingest_batch(self._sessions, messages, self._options)
+                with self._metrics.db_write_seconds.time():
+                    return ingest_batch(self._sessions, messages, self._options)
             except Exception as exc:
                 # Whatever failed, nothing was committed: keep the messages unacked and retry.
                 logger.warning(
@@ -290,7 +298,12 @@ class EventConsumer:
                 if delivery.connection == self._connection:
                     self._client.ack(delivery.mid, delivery.qos)
 
-    def _report(self, results: list[IngestResult]) -> None:
+    def _report(self, batch: list[Delivery], results: list[IngestResult]) -> None:
+        if self._metrics is not None:
+            self._metrics.count_ingested(
+                (delivery.message.topic, result.outcome, result.reason)
+                for delivery, result in zip(batch, results, strict=True)
+            )
         for result in results:
             self._outcomes["event" if result.event is not None else result.outcome] += 1
             if result.event is not None:

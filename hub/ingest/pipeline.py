@@ -29,7 +29,8 @@ from hub.events.service import (
 from hub.incidents.grouping import DEFAULT_GROUPING, GroupingPolicy
 from hub.incidents.intake import file_stored_events
 from hub.incidents.schemas import IncidentOut
-from hub.ingest.validation import SnapshotMessage, ValidMessage, validate_message
+from hub.ingest.frigate import FrigateSettings, frigate_event
+from hub.ingest.validation import SnapshotMessage, TimeBounds, ValidMessage, validate_message
 from hub.snapshots.service import store_snapshots
 from vigie_contract import AgentStatusV1, CameraStatusV1, ContractError, EventV1, HeartbeatV1
 
@@ -63,6 +64,10 @@ class IngestOptions:
 
     max_event_bytes: int
     grouping: GroupingPolicy = DEFAULT_GROUPING
+    # None: any capture time is accepted (tests replaying fixed dates).
+    time_bounds: TimeBounds | None = None
+    # Set when the site ingests a Frigate NVR: messages on its topic are translated.
+    frigate: FrigateSettings | None = None
 
 
 Checked = ValidMessage | ContractError
@@ -76,7 +81,7 @@ def ingest_batch(
     Raises only when the database cannot be reached or written for a reason that may pass
     (connection lost, locked, ...): the caller retries later and must not acknowledge.
     """
-    checked = [_validate(message, options.max_event_bytes) for message in messages]
+    checked = [_validate(message, options) for message in messages]
     try:
         with sessions.begin() as session:
             results = _store(session, messages, checked, options.grouping)
@@ -106,9 +111,17 @@ def ingest_message(
     return ingest_batch(sessions, [ReceivedMessage(topic, payload, received_at)], options)[0]
 
 
-def _validate(message: ReceivedMessage, max_event_bytes: int) -> Checked:
+def _validate(message: ReceivedMessage, options: IngestOptions) -> Checked:
     try:
-        return validate_message(message.topic, message.payload, max_event_bytes)
+        if options.frigate is not None and message.topic == options.frigate.topic:
+            return frigate_event(message.payload, options.frigate, options.max_event_bytes)
+        return validate_message(
+            message.topic,
+            message.payload,
+            options.max_event_bytes,
+            message.received_at,
+            options.time_bounds,
+        )
     except ContractError as exc:
         return exc
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from vigie_contract import (
     MAX_SNAPSHOT_BYTES,
@@ -37,11 +38,30 @@ class SnapshotMessage:
     jpeg: bytes
 
 
+@dataclass(frozen=True)
+class TimeBounds:
+    """How far an event's captured_at may lie from its arrival before it is `time_out_of_range`."""
+
+    # A clock this far ahead is broken: storing the event would pin it atop every list.
+    max_ahead: timedelta
+    # Older than this, retention would have purged it already: it is a replay or a broken clock.
+    max_age: timedelta
+
+
 ValidMessage = EventV1 | SnapshotMessage | AgentStatusV1 | CameraStatusV1 | HeartbeatV1
 
 
-def validate_message(topic: str, payload: bytes, max_event_bytes: int) -> ValidMessage:
-    """The message on `topic`, or ContractError when it is invalid or claims another identity."""
+def validate_message(
+    topic: str,
+    payload: bytes,
+    max_event_bytes: int,
+    received_at: datetime | None = None,
+    time_bounds: TimeBounds | None = None,
+) -> ValidMessage:
+    """The message on `topic`, or ContractError when it is invalid or claims another identity.
+
+    With time_bounds (and received_at), an event captured too far from its arrival is refused.
+    """
     info = parse_topic(topic)
     if info is None:
         raise ContractError("bad_topic", f"{topic!r} is not a v1 topic")
@@ -50,6 +70,8 @@ def validate_message(topic: str, payload: bytes, max_event_bytes: int) -> ValidM
     if info.kind == "event":
         message = parse_event(payload, max_bytes=max_event_bytes)
         _check_snapshot_reference(message)
+        if time_bounds is not None and received_at is not None:
+            _check_capture_time(message.captured_at, received_at, time_bounds)
     elif info.kind == "status":
         message = parse_health(AgentStatusV1, payload)
     elif info.kind == "camera_status":
@@ -66,6 +88,22 @@ def _check_identity(info: TopicInfo, agent_id: str, camera_id: str | None) -> No
     claimed = "/".join(filter(None, (agent_id, camera_id)))
     expected = "/".join(filter(None, (info.agent_id, info.camera_id)))
     raise ContractError("identity_mismatch", f"payload says {claimed}, topic says {expected}")
+
+
+def _check_capture_time(captured_at: datetime, received_at: datetime, bounds: TimeBounds) -> None:
+    # Differences of two datetimes always fit a timedelta; a sum may leave datetime's range.
+    if captured_at - received_at > bounds.max_ahead:
+        raise ContractError(
+            "time_out_of_range",
+            f"captured_at {captured_at.isoformat()} is more than {bounds.max_ahead} after "
+            f"its arrival at {received_at.isoformat()}",
+        )
+    if received_at - captured_at > bounds.max_age:
+        raise ContractError(
+            "time_out_of_range",
+            f"captured_at {captured_at.isoformat()} is more than {bounds.max_age} before "
+            f"its arrival at {received_at.isoformat()}",
+        )
 
 
 def _check_snapshot_reference(event: EventV1) -> None:

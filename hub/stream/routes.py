@@ -12,6 +12,7 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from prometheus_client import Gauge
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.db.engine import Database
@@ -30,8 +31,13 @@ CLOSE_TRY_AGAIN_LATER = 1013
 AfterId = Annotated[int | None, Query(ge=0, description="first replay the ids above it")]
 
 
-def build_router(database: Database, broadcaster: Broadcaster) -> APIRouter:
-    """The /ws/events route, replaying from `database` and following `broadcaster`."""
+def build_router(
+    database: Database, broadcaster: Broadcaster, clients: Gauge | None = None
+) -> APIRouter:
+    """The /ws/events route, replaying from `database` and following `broadcaster`.
+
+    `clients`, when given, tracks how many clients are connected.
+    """
     router = APIRouter()
 
     @router.websocket("/ws/events")
@@ -48,11 +54,15 @@ def build_router(database: Database, broadcaster: Broadcaster) -> APIRouter:
         # Subscribed before the handshake completes and before the replay reads the database:
         # whatever is stored from then on reaches this client.
         subscription = broadcaster.subscribe()
+        if clients is not None:
+            clients.inc()
         try:
             await websocket.accept()
             await _serve(websocket, database, subscription, after_id)
         finally:
             broadcaster.unsubscribe(subscription)
+            if clients is not None:
+                clients.dec()
 
     return router
 

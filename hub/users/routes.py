@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 from sqlalchemy.orm import Session
 
 from hub.config import HubSettings
@@ -38,6 +38,8 @@ from hub.users.service import AuthMethod
 from hub.users.throttle import LoginThrottle
 
 logger = logging.getLogger(__name__)
+# users.id and api_tokens.id are 32-bit: a larger id must be a 422, not a database error.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def build_auth_router(
@@ -141,7 +143,7 @@ def build_auth_router(
         ]
 
     @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-    def revoke_token(principal: Viewer, session: session_of_request, token_id: int) -> Response:
+    def revoke_token(principal: Viewer, session: session_of_request, token_id: RowId) -> Response:
         """Revoke one of the caller's API tokens."""
         if not service.revoke_api_token(session, principal.user_id, token_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such token")
@@ -197,7 +199,7 @@ def build_users_router(database: Database) -> APIRouter:
     def update_user(
         principal: Viewer,
         session: session_of_request,
-        user_id: int,
+        user_id: RowId,
         body: Annotated[UserUpdate, Depends(parsed_body(UserUpdate))],
     ) -> UserOut:
         """Change a user's role or disable it (which ends its sessions and revokes its tokens)."""

@@ -1,0 +1,1 @@
+"""Prometheus metrics of the hub: ingest, rejects, database writes, WebSocket clients, relay lag."""

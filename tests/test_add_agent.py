@@ -273,6 +273,23 @@ def test_a_wrong_password_is_refused_at_connect(deployed_broker: DeployedBroker)
         agent.close()
 
 
+def test_plaintext_mqtt_is_refused_on_the_agents_tls_listener(
+    deployed_broker: DeployedBroker,
+) -> None:
+    _, password = add_agent(deployed_broker, "pi-west")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="pi-west", protocol=mqtt.MQTTv5)
+    client.username_pw_set("pi-west", password)
+    # TCP opens, but a TLS listener never takes a plaintext CONNECT: the broker drops it.
+    client.connect("127.0.0.1", deployed_broker.agents_port, keepalive=5)
+    outcome = mqtt.MQTT_ERR_SUCCESS
+    for _ in range(50):
+        outcome = client.loop(timeout=0.1)
+        if outcome != mqtt.MQTT_ERR_SUCCESS or client.is_connected():
+            break
+    assert not client.is_connected()
+    assert outcome != mqtt.MQTT_ERR_SUCCESS
+
+
 def test_replace_gives_a_new_password_and_retires_the_old(deployed_broker: DeployedBroker) -> None:
     printed, old_password = add_agent(deployed_broker, "pi-west")
     again = vigie_hub(

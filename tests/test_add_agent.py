@@ -276,9 +276,9 @@ def test_a_wrong_password_is_refused_at_connect(deployed_broker: DeployedBroker)
 def test_plaintext_mqtt_is_refused_on_the_agents_tls_listener(
     deployed_broker: DeployedBroker,
 ) -> None:
-    _, password = add_agent(deployed_broker, "pi-west")
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="pi-west", protocol=mqtt.MQTTv5)
-    client.username_pw_set("pi-west", password)
+    _, password = add_agent(deployed_broker, "pi-plain")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="pi-plain", protocol=mqtt.MQTTv5)
+    client.username_pw_set("pi-plain", password)
     # TCP opens, but a TLS listener never takes a plaintext CONNECT: the broker drops it.
     client.connect("127.0.0.1", deployed_broker.agents_port, keepalive=5)
     outcome = mqtt.MQTT_ERR_SUCCESS

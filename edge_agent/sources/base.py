@@ -85,7 +85,7 @@ class Source(ABC):
         backoff: Backoff | None = None,
         observer: CaptureObserver | None = None,
     ) -> None:
-        self.settings = settings
+        self.config = settings
         self.camera_id = camera_id
         self.stop = stop
         self.backoff = backoff or Backoff(settings.reconnect_min_s, settings.reconnect_max_s)
@@ -97,7 +97,7 @@ class Source(ABC):
 
     def frame(self, image: np.ndarray) -> Frame:
         """A captured image as a Frame, resized for detection if configured; notes the success."""
-        resolution = self.settings.resolution
+        resolution = self.config.resolution
         if resolution is not None and (image.shape[1], image.shape[0]) != tuple(resolution):
             image = cv2.resize(image, tuple(resolution), interpolation=cv2.INTER_AREA)
         if self.backoff.failures:

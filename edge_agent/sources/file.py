@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Generator, Iterator
 
 import cv2
 
 from edge_agent.config import FileSourceConfig
-from edge_agent.sources.base import Backoff, CaptureObserver, Frame, Source
+from edge_agent.sources.base import Frame, Source
 
 logger = logging.getLogger(__name__)
 
@@ -18,16 +17,7 @@ logger = logging.getLogger(__name__)
 class FileSource(Source):
     """Reads a clip frame by frame with OpenCV; `realtime` skips and waits to follow its fps."""
 
-    def __init__(
-        self,
-        config: FileSourceConfig,
-        camera_id: str,
-        stop: threading.Event,
-        backoff: Backoff | None = None,
-        observer: CaptureObserver | None = None,
-    ) -> None:
-        super().__init__(config, camera_id, stop, backoff, observer)
-        self.config = config
+    config: FileSourceConfig
 
     def frames(self) -> Iterator[Frame]:
         """Every frame of the clip (or, in realtime, the frame due now), once or looping."""

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Generator, Iterator
 
 import cv2
 
 from edge_agent.config import FolderSourceConfig
-from edge_agent.sources.base import Backoff, CaptureObserver, Frame, Source
+from edge_agent.sources.base import Frame, Source
 
 logger = logging.getLogger(__name__)
 
@@ -17,16 +16,7 @@ logger = logging.getLogger(__name__)
 class FolderSource(Source):
     """Reads the images matching `pattern`, sorted by name; a looping source re-lists each pass."""
 
-    def __init__(
-        self,
-        config: FolderSourceConfig,
-        camera_id: str,
-        stop: threading.Event,
-        backoff: Backoff | None = None,
-        observer: CaptureObserver | None = None,
-    ) -> None:
-        super().__init__(config, camera_id, stop, backoff, observer)
-        self.config = config
+    config: FolderSourceConfig
 
     def frames(self) -> Iterator[Frame]:
         """Each readable image once per pass; unreadable images are logged and skipped."""

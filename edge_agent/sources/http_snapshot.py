@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import cv2
@@ -10,23 +9,14 @@ import httpx
 import numpy as np
 
 from edge_agent.config import HttpSnapshotSourceConfig
-from edge_agent.sources.base import Backoff, CaptureObserver, Frame, Source, redact_url
+from edge_agent.sources.base import Frame, Source, redact_url
 from edge_agent.sources.http_auth import http_auth
 
 
 class HttpSnapshotSource(Source):
     """GETs one snapshot per frame requested (basic or digest auth); failures are retried."""
 
-    def __init__(
-        self,
-        config: HttpSnapshotSourceConfig,
-        camera_id: str,
-        stop: threading.Event,
-        backoff: Backoff | None = None,
-        observer: CaptureObserver | None = None,
-    ) -> None:
-        super().__init__(config, camera_id, stop, backoff, observer)
-        self.config = config
+    config: HttpSnapshotSourceConfig
 
     def frames(self) -> Iterator[Frame]:
         """A fresh snapshot each time the next frame is asked for, until stopped."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 
 import cv2
@@ -11,7 +10,7 @@ import httpx
 import numpy as np
 
 from edge_agent.config import MjpegSourceConfig
-from edge_agent.sources.base import Backoff, CaptureObserver, LiveSource, LiveStream, redact_url
+from edge_agent.sources.base import LiveSource, LiveStream, redact_url
 from edge_agent.sources.http_auth import http_auth
 
 # A part larger than this is not a camera frame: the stream is broken or not MJPEG.
@@ -28,16 +27,7 @@ class MultipartError(ValueError):
 class MjpegSource(LiveSource):
     """Reads an MJPEG stream with httpx (basic or digest auth); reconnects with back-off."""
 
-    def __init__(
-        self,
-        config: MjpegSourceConfig,
-        camera_id: str,
-        stop: threading.Event,
-        backoff: Backoff | None = None,
-        observer: CaptureObserver | None = None,
-    ) -> None:
-        super().__init__(config, camera_id, stop, backoff, observer)
-        self.config = config
+    config: MjpegSourceConfig
 
     def connect(self) -> tuple[LiveStream | None, str]:
         """GET the stream and check that it is multipart with a boundary."""

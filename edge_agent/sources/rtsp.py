@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import cv2
 
 from edge_agent.config import RtspSourceConfig
-from edge_agent.sources.base import Backoff, CaptureObserver, LiveSource, LiveStream, redact_url
+from edge_agent.sources.base import LiveSource, LiveStream, redact_url
 from edge_agent.sources.opencv_stream import OpenCvStream
 
 # OpenCV reads FFmpeg's demuxer options from this variable when a capture opens; it is the only
@@ -21,16 +21,7 @@ _FFMPEG_OPTIONS_LOCK = threading.Lock()
 class RtspSource(LiveSource):
     """Opens the stream with the configured transport and open/read timeouts."""
 
-    def __init__(
-        self,
-        config: RtspSourceConfig,
-        camera_id: str,
-        stop: threading.Event,
-        backoff: Backoff | None = None,
-        observer: CaptureObserver | None = None,
-    ) -> None:
-        super().__init__(config, camera_id, stop, backoff, observer)
-        self.config = config
+    config: RtspSourceConfig
 
     def connect(self) -> tuple[LiveStream | None, str]:
         """Open the RTSP session; the problem names the URL without its credentials."""

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import cv2
 
 from edge_agent.config import UsbSourceConfig
-from edge_agent.sources.base import Backoff, CaptureObserver, LiveSource, LiveStream
+from edge_agent.sources.base import LiveSource, LiveStream
 from edge_agent.sources.opencv_stream import OpenCvStream
 
 
 class UsbSource(LiveSource):
     """Opens /dev/videoN (or a by-id link); an unplugged camera is retried with back-off."""
 
-    def __init__(
-        self,
-        config: UsbSourceConfig,
-        camera_id: str,
-        stop: threading.Event,
-        backoff: Backoff | None = None,
-        observer: CaptureObserver | None = None,
-    ) -> None:
-        super().__init__(config, camera_id, stop, backoff, observer)
-        self.config = config
+    config: UsbSourceConfig
 
     def connect(self) -> tuple[LiveStream | None, str]:
         """Open the device and ask for the configured capture size."""

@@ -1,21 +1,26 @@
 """Benchmark of the agent's per-frame pipeline against the bare detector, on real footage.
 
-Prints frames/s through decode → motion → preprocess → invoke → decode → policy, the bare
-Interpreter.invoke() rate of the same model in the same run, and the CPU time a static scene
-costs with and without motion gating; the last line is one parseable `SUMMARY key=value ...`.
+For each model: frames/s through decode → motion → preprocess → invoke → decode → policy, and
+the bare Interpreter.invoke() rate of the same model in the same run. For the first model: the
+CPU time a static scene costs with and without motion gating, and how many cameras one agent
+sustains at one capture per second each (every capture inferred), against the invoke rate.
 
-    .venv/bin/python bench/agent_pipeline.py [--frames 300] [--static-frames 300] [--threads 2]
+    .venv/bin/python bench/agent_pipeline.py [--models a.tflite,b.tflite] [--frames 300]
+
+The last line is one parseable summary: BENCH_SUMMARY {json}.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import platform
 import queue
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -29,11 +34,15 @@ from edge_agent.detectors.factory import infer_decoder
 from edge_agent.detectors.runtime import LoadedModel, load_model
 from edge_agent.detectors.ssd import SsdDetector
 from edge_agent.detectors.yolox import YoloxDetector
-from edge_agent.runner import CameraPipeline
+from edge_agent.runner import CameraPipeline, SharedDetector
 from edge_agent.sources import Frame
 from vigie_contract import ModelInfo
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.common import machine  # noqa: E402
+
 DEFAULT_ASSETS = Path(os.environ.get("VIGIE_ASSETS_DIR", REPO.parent / "shared"))
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 CLIP_FPS = 10.0
@@ -41,18 +50,7 @@ CLIP_FPS = 10.0
 PREFETCH = 8
 
 
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def bench_camera(motion_enabled: bool) -> CameraConfig:
+def bench_camera(motion_enabled: bool, snapshots: bool = True) -> CameraConfig:
     """A camera with a person rule, as a street camera would have."""
     return CameraConfig.model_validate(
         {
@@ -72,6 +70,7 @@ def bench_camera(motion_enabled: bool) -> CameraConfig:
             # Any changed pixel counts as motion: the moving clip then runs the detector on
             # every frame, so that frames/s compares like with like.
             "motion": {"enabled": motion_enabled, "min_area_ratio": 0.0},
+            "snapshot": {"enabled": snapshots},
         }
     )
 
@@ -117,16 +116,16 @@ def create_detector_on(model: LoadedModel) -> Detector:
     return YoloxDetector(model, labels, score_threshold=0.3, nms_iou=0.45)
 
 
-def pipeline_fps(pipeline: CameraPipeline, clip: Path, count: int) -> float:
-    """Frames per second through the whole pipeline, decoding included."""
+def pipeline_fps(pipeline: CameraPipeline, clip: Path, count: int) -> tuple[float, int]:
+    """Frames per second through the whole pipeline, decoding included, and the alerts made."""
     frames = decoded_frames(clip, count)
     pipeline.process(next(frames))  # warm-up
     started = time.perf_counter()
-    processed = 0
+    processed = alerts = 0
     for frame in frames:
-        pipeline.process(frame)
+        alerts += len(pipeline.process(frame))
         processed += 1
-    return processed / (time.perf_counter() - started)
+    return processed / (time.perf_counter() - started), alerts
 
 
 def static_cpu_s(pipeline: CameraPipeline, image: np.ndarray, count: int) -> float:
@@ -137,12 +136,80 @@ def static_cpu_s(pipeline: CameraPipeline, image: np.ndarray, count: int) -> flo
     return time.process_time() - started
 
 
+@dataclass
+class CameraLoad:
+    """N cameras at one capture per second each: the captures they made in the time given."""
+
+    cameras: int
+    seconds: float
+    captures: int
+    late_p99_s: float
+
+    @property
+    def captures_per_s(self) -> float:
+        """Captures made per second, all cameras together."""
+        return self.captures / self.seconds
+
+    @property
+    def sustained(self) -> bool:
+        """True when the cameras kept (within 5 %) their one capture per second."""
+        return self.captures_per_s >= 0.95 * self.cameras
+
+
+def camera_load(
+    detector: Detector, model: ModelInfo, frames: list[Frame], cameras: int, seconds: float
+) -> CameraLoad:
+    """Run `cameras` capture loops, as the agent does (one thread each, one shared detector)."""
+    shared = SharedDetector(detector)
+    stop = threading.Event()
+    captures = [0] * cameras
+    lateness: list[float] = []
+    began = time.monotonic()
+
+    end = began + seconds
+
+    def run(index: int) -> None:
+        pipeline = CameraPipeline(bench_camera(motion_enabled=True), "bench", shared, model)
+        next_capture = began
+        # Only captures that start within the time given count.
+        while (now := time.monotonic()) < end:
+            lateness.append(now - next_capture)
+            # One second of clip between captures, each camera at its own place in it.
+            frame = frames[(index + captures[index] * int(CLIP_FPS)) % len(frames)]
+            pipeline.process(Frame(frame.image, START + timedelta(seconds=captures[index])))
+            captures[index] += 1
+            # As the agent's capture loop: a slow capture delays the next, never a burst.
+            next_capture = max(next_capture + 1.0, time.monotonic())
+            if stop.wait(next_capture - time.monotonic()):
+                return
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(cameras)]
+    for thread in threads:
+        thread.start()
+    time.sleep(max(0.0, end - time.monotonic()))
+    stop.set()
+    for thread in threads:
+        thread.join()
+    late = sorted(lateness)
+    return CameraLoad(cameras, seconds, sum(captures), late[int(0.99 * (len(late) - 1))])
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The benchmark's options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     models = DEFAULT_ASSETS / "models"
+    default_models = [
+        models / "mobilenet_ssd_v2_coco_quant_postprocess.tflite",
+        models / "ssd_mobilenet_v1_coco_quant.tflite",
+        models / "yolox_nano_320_coco_float32.tflite",
+    ]
     parser.add_argument(
-        "--model", type=Path, default=models / "mobilenet_ssd_v2_coco_quant_postprocess.tflite"
+        "--models",
+        type=lambda text: [Path(part) for part in text.split(",") if part],
+        default=default_models,
+        help="comma-separated .tflite files; the first one also runs the static and camera tests",
     )
     parser.add_argument(
         "--clip", type=Path, default=DEFAULT_ASSETS / "media" / "vtest_first350.avi"
@@ -152,34 +219,62 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--static-frames", type=int, default=300, help="captures of the static scene (10/s)"
     )
+    parser.add_argument(
+        "--camera-seconds", type=float, default=8.0, help="how long each camera load runs"
+    )
+    parser.add_argument(
+        "--cameras",
+        type=int,
+        default=None,
+        help="cameras at 1 capture/s (default: 0.8 x the invoke rate, then the invoke rate)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="interpreter threads")
     return parser
+
+
+def model_rates(path: Path, args: argparse.Namespace, still: np.ndarray) -> dict:
+    """Bare invoke() and whole-pipeline rates of one model."""
+    loaded = load_model(path, "auto", args.threads)
+    detector = create_detector_on(loaded)
+    model = ModelInfo(name=detector.name, sha256=detector.sha256)
+    invoke = bare_invoke_fps(loaded, detector, still, args.invokes)
+    # The per-frame chain alone, then with a snapshot (faces blurred) for each alert it makes.
+    moving = CameraPipeline(bench_camera(True, snapshots=False), "bench", detector, model)
+    through, alerts = pipeline_fps(moving, args.clip, args.frames)
+    snapping = CameraPipeline(bench_camera(True), "bench", detector, model)
+    with_snapshots, _ = pipeline_fps(snapping, args.clip, args.frames)
+    print(
+        f"{path.name}: bare invoke() {invoke:.1f}/s ({1000 / invoke:.2f} ms); full pipeline "
+        f"{through:.1f} frames/s = {through / invoke:.3f} of bare invoke() "
+        f"({moving.stats.detector_runs} detector runs for {moving.stats.frames} frames); "
+        f"{with_snapshots:.1f} frames/s with a snapshot for each of its {alerts} alerts"
+    )
+    return {
+        "model": path.name,
+        "invoke_fps": round(invoke, 2),
+        "pipeline_fps": round(through, 2),
+        "ratio": round(through / invoke, 3),
+        "alerts": alerts,
+        "pipeline_with_snapshots_fps": round(with_snapshots, 2),
+        "detector": detector,
+        "info": model,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     args = build_parser().parse_args(argv)
-    loaded = load_model(args.model, "auto", args.threads)
-    detector = create_detector_on(loaded)
-    model = ModelInfo(name=detector.name, sha256=detector.sha256)
-    cpu, cores = cpu_model(), os.cpu_count() or 0
-    print(f"machine: {cpu}, {cores} cores; model {args.model.name}, {args.threads} thread(s)")
-
+    summary: dict = {**machine(), "threads": args.threads, "frames": args.frames}
+    print(f"machine: {summary['cpu']}, {summary['cores']} cores; {args.threads} thread(s)")
     capture = cv2.VideoCapture(str(args.clip))
     ok, still = capture.read()
     capture.release()
     if not ok:
         raise SystemExit(f"cannot read {args.clip}")
 
-    invoke = bare_invoke_fps(loaded, detector, still, args.invokes)
-    print(f"bare invoke():  {invoke:7.1f} /s ({1000 / invoke:.2f} ms)")
-    moving = CameraPipeline(bench_camera(motion_enabled=True), "bench", detector, model)
-    through = pipeline_fps(moving, args.clip, args.frames)
-    ratio = through / invoke
-    print(
-        f"full pipeline:  {through:7.1f} frames/s, {ratio:.3f} of bare invoke() "
-        f"({moving.stats.detector_runs} detector runs for {moving.stats.frames} frames)"
-    )
+    rates = [model_rates(path, args, still) for path in args.models]
+    first = rates[0]
+    detector, model = first["detector"], first["info"]
     gated_pipeline = CameraPipeline(bench_camera(motion_enabled=True), "bench", detector, model)
     gated = static_cpu_s(gated_pipeline, still, args.static_frames)
     ungated_pipeline = CameraPipeline(bench_camera(motion_enabled=False), "bench", detector, model)
@@ -190,12 +285,41 @@ def main(argv: list[str] | None = None) -> int:
         f"({gated_pipeline.stats.detector_runs} detector runs) vs {ungated:.3f} s ungated "
         f"({ungated_pipeline.stats.detector_runs} runs): {share:.1%}"
     )
-    print(
-        f"SUMMARY pipeline_fps={through:.2f} invoke_fps={invoke:.2f} ratio={ratio:.3f} "
-        f"static_cpu_gated_s={gated:.3f} static_cpu_ungated_s={ungated:.3f} "
-        f"gated_share={share:.4f} frames={args.frames} static_frames={args.static_frames} "
-        f"threads={args.threads} cores={cores} cpu={cpu.replace(' ', '_')}"
-    )
+    frames = list(decoded_frames(args.clip, max(args.frames, 100)))
+    invoke = first["invoke_fps"]
+    counts = [args.cameras] if args.cameras else [max(1, round(0.8 * invoke)), round(invoke)]
+    loads = []
+    for cameras in counts:
+        load = camera_load(detector, model, frames, cameras, args.camera_seconds)
+        print(
+            f"{cameras} cameras at 1 capture/s: {load.captures_per_s:.1f} captures/s, "
+            f"p99 lateness {load.late_p99_s * 1000:.0f} ms: "
+            f"{'sustained' if load.sustained else 'NOT sustained'}"
+        )
+        loads.append(load)
+    sustained = max((load.cameras for load in loads if load.sustained), default=0)
+    print(f"cameras sustained: {sustained} = {sustained / invoke:.2f} x the invoke rate")
+    summary |= {
+        "models": [
+            {key: value for key, value in rate.items() if key not in ("detector", "info")}
+            for rate in rates
+        ],
+        "static_cpu_gated_s": round(gated, 3),
+        "static_cpu_ungated_s": round(ungated, 3),
+        "gated_share": round(share, 4),
+        "camera_loads": [
+            {
+                "cameras": load.cameras,
+                "captures_per_s": round(load.captures_per_s, 2),
+                "late_p99_ms": round(load.late_p99_s * 1000, 1),
+                "sustained": load.sustained,
+            }
+            for load in loads
+        ],
+        "cameras_sustained": sustained,
+        "cameras_per_invoke_rate": round(sustained / invoke, 3),
+    }
+    print("BENCH_SUMMARY " + json.dumps(summary, separators=(",", ":")))
     return 0
 
 

@@ -14,33 +14,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from websockets.sync.client import connect
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.hubserver import api_token, bearer, hub_process, make_event, topic_of  # noqa: E402
+from bench.common import Payloads, machine, paho_client, publish  # noqa: E402
+from tests.hubserver import api_token, bearer, hub_process  # noqa: E402
 from tests.services import mosquitto_broker, postgis_cluster  # noqa: E402
 
-# Stands for the publish time in a pre-serialised payload; replaced at publish.
-TIME_SENTINEL = b"2000-01-01T00:00:00Z"
 RECEIVE_TIMEOUT_S = 60.0
 RAW_TOPIC = "bench/raw"
 
@@ -56,25 +50,7 @@ class StepResult:
     sustained_eps: float
     p50_ms: float
     p99_ms: float
-
-
-class Payloads:
-    """Distinct pre-serialised events whose captured_at is filled in at publish time."""
-
-    def __init__(self, count: int) -> None:
-        sentinel = datetime(2000, 1, 1, tzinfo=timezone.utc)
-        events = [
-            make_event(captured_at=sentinel, lat=48.85 + (i % 1000) * 1e-4) for i in range(count)
-        ]
-        self.topic = topic_of(events[0])
-        self.templates = [event.to_json() for event in events]
-        if any(TIME_SENTINEL not in payload for payload in self.templates):
-            raise RuntimeError("the time sentinel is not in the serialised event")
-
-    def stamped(self, index: int) -> bytes:
-        """Payload `index` with captured_at = now."""
-        now = datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        return self.templates[index].replace(TIME_SENTINEL, now.encode())
+    replicas: int = 1
 
 
 class StreamReceiver:
@@ -112,40 +88,6 @@ class StreamReceiver:
         self._thread.join(5)
 
 
-@contextmanager
-def paho_client(mqtt_url: str, client_id: str = "") -> Iterator[mqtt.Client]:
-    """A connected paho client (MQTT 3.1.1) with its network loop running."""
-    parts = urlsplit(mqtt_url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
-    client.loop_start()
-    try:
-        yield client
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-
-def publish(
-    client: mqtt.Client, topic: str, payloads: Payloads, start: int, count: int, rate: float | None
-) -> float:
-    """Publish payloads[start:start+count] at `rate`/s (None: flat out); the first publish time."""
-    first = time.time()
-    began = time.monotonic()
-    infos = []
-    for i in range(count):
-        if rate is not None:
-            pause = began + i / rate - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-        infos.append(client.publish(topic, payloads.stamped(start + i), qos=1))
-    for info in infos:
-        info.wait_for_publish(RECEIVE_TIMEOUT_S)
-    return first
-
-
 def measure_step(
     client: mqtt.Client,
     receiver: StreamReceiver,
@@ -161,7 +103,11 @@ def measure_step(
     receiver.wait_for(already + count)
     latencies = receiver.latencies_s[already:]
     elapsed = max(receiver.last_receipt - first, 1e-9)
-    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [0.0] * 99
+    quantiles = (
+        statistics.quantiles(latencies, n=100, method="inclusive")
+        if len(latencies) >= 2
+        else [0.0] * 99
+    )
     return StepResult(
         backend=backend,
         offered_eps=rate,
@@ -202,20 +148,32 @@ def run_backend(
     steps = [(rate, max(1, int(rate * args.step_seconds))) for rate in args.rates]
     total = sum(count for _, count in steps) + args.burst
     payloads = Payloads(total)
-    env = {
-        "VIGIE_DATABASE_URL": database_url,
-        "VIGIE_MQTT_URL": mqtt_url,
-        "VIGIE_MQTT_CLIENT_ID": f"bench-{backend}-{uuid.uuid4().hex[:6]}",
-        "VIGIE_MQTT_SHARED_GROUP": f"bench-{uuid.uuid4().hex[:6]}",
-    }
+    group = f"bench-{uuid.uuid4().hex[:6]}"
+    replicas = args.replicas if backend == "postgis" else 1
     results = []
-    with hub_process(env, work / f"hub-{backend}.log") as (_, base_url):
-        receiver = StreamReceiver(f"ws{base_url[4:]}/ws/events", bearer(api_token(database_url)))
+    with ExitStack() as hubs:
+        # Replicas share the ingest ($share group); the stream is read from the first one.
+        urls = [
+            hubs.enter_context(
+                hub_process(
+                    {
+                        "VIGIE_DATABASE_URL": database_url,
+                        "VIGIE_MQTT_URL": mqtt_url,
+                        "VIGIE_MQTT_CLIENT_ID": f"bench-{backend}-{index}-{uuid.uuid4().hex[:6]}",
+                        "VIGIE_MQTT_SHARED_GROUP": group,
+                    },
+                    work / f"hub-{backend}-{index}.log",
+                )
+            )[1]
+            for index in range(replicas)
+        ]
+        receiver = StreamReceiver(f"ws{urls[0][4:]}/ws/events", bearer(api_token(database_url)))
         try:
             with paho_client(mqtt_url) as client:
                 start = 0
                 for rate, count in [*steps, (None, args.burst)]:
                     result = measure_step(client, receiver, payloads, backend, start, count, rate)
+                    result = replace(result, replicas=replicas)
                     print(format_step(result), flush=True)
                     results.append(result)
                     start += count
@@ -227,22 +185,12 @@ def run_backend(
 def format_step(result: StepResult) -> str:
     """One human-readable line per step."""
     offered = "flat out" if result.offered_eps is None else f"{result.offered_eps:g}/s offered"
+    backend = result.backend if result.replicas == 1 else f"{result.backend}x{result.replicas}"
     return (
-        f"{result.backend:8} {offered:>16}: {result.received}/{result.events} events, "
+        f"{backend:10} {offered:>16}: {result.received}/{result.events} events, "
         f"{result.sustained_eps:9.1f} events/s MQTT->DB->WS, "
         f"p50 {result.p50_ms:7.2f} ms, p99 {result.p99_ms:7.2f} ms"
     )
-
-
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo when available)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -259,6 +207,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--burst", type=int, default=5000, help="events published flat out")
     parser.add_argument("--raw", type=int, default=20000, help="messages for the raw broker rate")
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="hub processes sharing the ingest (PostGIS only)"
+    )
     args = parser.parse_args(argv)
     args.backends = [name.strip() for name in args.backends.split(",") if name.strip()]
     args.rates = [float(rate) for rate in args.rates.split(",") if rate.strip()]
@@ -272,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its summary line."""
     args = parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="vigie-bench-"))
-    summary: dict = {"cpu": cpu_model(), "cores": os.cpu_count(), "steps": []}
+    summary: dict = {**machine(), "steps": []}
     with ExitStack() as stack:
         broker = stack.enter_context(mosquitto_broker())
         summary["raw_broker_msgs_per_s"] = raw_broker_rate(broker.url, Payloads(args.raw), args.raw)
@@ -285,7 +236,15 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 url = f"sqlite:///{work / 'bench.sqlite3'}"
             for result in run_backend(backend, url, broker.url, args, work):
-                summary["steps"].append(asdict(result))
+                step = asdict(result)
+                # Against the raw broker rate of the same run: the share of the limit reached.
+                step["ratio_to_raw"] = round(
+                    result.sustained_eps / summary["raw_broker_msgs_per_s"], 3
+                )
+                summary["steps"].append(step)
+    for step in summary["steps"]:
+        if step["offered_eps"] is None:
+            print(f"{step['backend']} flat out = {step['ratio_to_raw']:.2f} x the raw broker rate")
     print(f"CPU: {summary['cpu']} ({summary['cores']} cores); hub logs in {work}")
     print("BENCH_SUMMARY " + json.dumps(summary, separators=(",", ":")))
     return 0

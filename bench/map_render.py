@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import sys
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import machine  # noqa: E402
 from hub.events.service import store_events  # noqa: E402
 from hub.incidents.grouping import GroupingPolicy  # noqa: E402
 from hub.incidents.intake import file_stored_events  # noqa: E402
@@ -124,17 +124,6 @@ def measure_render(browser, base_url: str, username: str, expected: int) -> Rend
     )
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (or the platform's guess)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def run(count: int) -> RenderResult:
     """Start the services, seed `count` events, and measure one render of the map."""
     from playwright.sync_api import sync_playwright
@@ -166,11 +155,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     args = parser.parse_args()
     result = run(args.events)
+    # The machine may be shared: a figure means little without the load it was measured under.
+    summary = {**asdict(result), **machine()}
     print(
         f"{result.events} events: first render {result.first_render_ms} ms, "
-        f"all {result.markers} markers placed {result.all_placed_ms} ms"
+        f"all {result.markers} markers placed {result.all_placed_ms} ms (load {summary['load_1m']})"
     )
-    summary = {**asdict(result), "cpu": cpu_model(), "cores": os.cpu_count()}
     print("BENCH_SUMMARY " + json.dumps(summary), flush=True)
 
 

@@ -132,14 +132,16 @@ def _clipped(x0: float, y0: float, x1: float, y1: float) -> Box:
 def anonymise_snapshot(
     image_bgr: np.ndarray,
     config: PrivacyConfig,
-    faces: FaceDetector | None,
+    faces: Sequence[Box],
     bystanders: Sequence[Box] = (),
 ) -> np.ndarray:
-    """The frame to put in a snapshot: bystanders' boxes (if configured) and faces blurred."""
+    """The frame to put in a snapshot: bystanders' boxes (if configured) and `faces` blurred.
+
+    Faces are found on the unblurred frame (FaceDetector), so a blurred bystander hides none.
+    """
     image = image_bgr
     if config.blur_other_persons and bystanders:
         image = blur_boxes(image, bystanders)
-    if config.blur_faces and faces is not None:
-        # Faces are found on the unblurred frame, so a blurred bystander hides none of them.
-        image = blur_boxes(image, faces.detect(image_bgr), margin=FACE_MARGIN)
+    if config.blur_faces and faces:
+        image = blur_boxes(image, faces, margin=FACE_MARGIN)
     return image

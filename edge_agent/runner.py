@@ -19,7 +19,7 @@ from edge_agent.health import CameraStats, HealthMonitor, TimedDetector
 from edge_agent.motion import MotionGate
 from edge_agent.outbox import Outbox
 from edge_agent.policy import Threat, ThreatPolicy, threat_event
-from edge_agent.privacy import FaceDetector, anonymise_snapshot, mask_frame
+from edge_agent.privacy import Box, FaceDetector, anonymise_snapshot, mask_frame
 from edge_agent.publisher import Publisher
 from edge_agent.snapshot import DrawnBox, render_snapshot, snapshot_topic
 from edge_agent.sources import Frame, open_source
@@ -95,11 +95,15 @@ class CameraPipeline:
         self.stats.detector_runs += 1
         detections = self.detector.detect(image)
         threats = self.policy.observe(detections, frame.captured_at)
-        return [self._alert(threat, image) for threat in threats]
+        if not threats:
+            return []
+        # Once per frame, however many threats it confirms: each snapshot blurs the same faces.
+        faces = self.faces.detect(image) if self.faces is not None else []
+        return [self._alert(threat, image, faces) for threat in threats]
 
-    def _alert(self, threat: Threat, image: np.ndarray) -> Alert:
+    def _alert(self, threat: Threat, image: np.ndarray, faces: Sequence[Box]) -> Alert:
         event_id = uuid.uuid4()
-        snapshot = self._snapshot(threat, image)
+        snapshot = self._snapshot(threat, image, faces)
         reference = None
         if snapshot is not None:
             topic = snapshot_topic(self.agent_id, self.camera.id, event_id)
@@ -115,7 +119,7 @@ class CameraPipeline:
         )
         return Alert(event=event, snapshot=snapshot)
 
-    def _snapshot(self, threat: Threat, image: np.ndarray) -> bytes | None:
+    def _snapshot(self, threat: Threat, image: np.ndarray, faces: Sequence[Box]) -> bytes | None:
         if not self.camera.snapshot.enabled:
             return None
         boxes = [
@@ -130,7 +134,7 @@ class CameraPipeline:
             and track.detection.label == "person"
             and track.track_id != threat.track_id
         ]
-        private = anonymise_snapshot(image, self.camera.privacy, self.faces, bystanders)
+        private = anonymise_snapshot(image, self.camera.privacy, faces, bystanders)
         snapshot = render_snapshot(private, boxes, self.camera.snapshot)
         if snapshot is None:
             logger.warning(

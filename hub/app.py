@@ -81,6 +81,7 @@ class HubRuntime:
                     embedded_broker(settings.mqtt_host, settings.mqtt_port)
                 )
             loop = asyncio.get_running_loop()
+            relay = None
             if self._database.engine.dialect.name == "postgresql":
                 # Replicas may share the database: every event reaches this replica's clients
                 # through PostgreSQL, whichever replica stored it, in id order.
@@ -92,7 +93,7 @@ class HubRuntime:
                 )
                 relay.start()
                 stack.push_async_callback(asyncio.to_thread, relay.stop)
-            self._consumer = self._start_consumer(loop)
+            self._consumer = self._start_consumer(loop, relay)
             stack.push_async_callback(asyncio.to_thread, self._consumer.stop)
             sweeper = asyncio.create_task(
                 sweep_forever(
@@ -132,14 +133,18 @@ class HubRuntime:
 
         return hand_to_stream
 
-    def _start_consumer(self, loop: asyncio.AbstractEventLoop) -> EventConsumer:
+    def _start_consumer(
+        self, loop: asyncio.AbstractEventLoop, relay: StoredEventRelay | None
+    ) -> EventConsumer:
         settings, broadcaster = self._settings, self._broadcaster
-        relayed = self._database.engine.dialect.name == "postgresql"
 
-        def hand_to_stream(event: StoredEvent) -> None:
-            # Runs on the ingest thread: serialise there, deliver on the event loop.
-            if not relayed:
-                loop.call_soon_threadsafe(broadcaster.publish, encode_event(event))
+        def hand_to_stream(events: list[StoredEvent]) -> None:
+            # Runs on the ingest thread, after the commit. With a relay, it orders the stream.
+            if relay is not None:
+                relay.offer(events)
+            else:
+                messages = [encode_event(event) for event in events]
+                loop.call_soon_threadsafe(broadcaster.publish_all, messages)
 
         def hand_incident_to_stream(incident: IncidentOut) -> None:
             # Runs on the ingest thread, after the commit that filed the incident.

@@ -33,6 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.http_port,
         log_config=None,
         proxy_headers=False,
+        ws_per_message_deflate=settings.http_ws_compression,
         timeout_graceful_shutdown=5,
     )
     return 0

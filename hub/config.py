@@ -42,6 +42,9 @@ class HubSettings(BaseSettings):
     mqtt_client_id: str = Field("vigie-hub", min_length=1, max_length=128)
     http_host: str = "127.0.0.1"
     http_port: int = Field(8000, ge=1, le=65535)
+    # Per-message deflate on /ws/events. Off: an event is about 600 bytes, and deflating it once
+    # per client costs the hub more CPU than it saves on a dispatch centre's network.
+    http_ws_compression: bool = False
     max_event_bytes: int = Field(MAX_EVENT_BYTES, ge=1024, le=16 * 1024 * 1024)
     # Replicas sharing this group split the ingest ($share/<group>/..., MQTT v5); unset: no sharing.
     mqtt_shared_group: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")

@@ -93,16 +93,25 @@ def running_hub(settings: HubSettings, require_healthy: bool = True) -> Iterator
         status = healthz_status(base_url)
         return status == 200 or (status is not None and not require_healthy)
 
-    with serving(create_app(settings), ready) as base_url:
+    with serving(create_app(settings), ready, settings.http_ws_compression) as base_url:
         yield base_url
 
 
 @contextmanager
-def serving(app: ASGIApp, ready: Callable[[str], bool]) -> Iterator[str]:
+def serving(
+    app: ASGIApp, ready: Callable[[str], bool], ws_compression: bool = False
+) -> Iterator[str]:
     """Serve an ASGI app under uvicorn in a thread on a free port; yield its base URL once ready."""
     port = free_port()
     # proxy_headers=False, as `vigie-hub serve` runs it: X-Forwarded-* trust is the hub's setting.
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, proxy_headers=False)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        proxy_headers=False,
+        ws_per_message_deflate=ws_compression,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="app-under-test", daemon=True)
     thread.start()

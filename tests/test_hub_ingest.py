@@ -64,7 +64,7 @@ def running_consumer(
         ),
         sessions=database.sessions,
         options=IngestOptions(max_event_bytes=MAX_EVENT_BYTES),
-        on_stored=stored.append,
+        on_stored=stored.extend,
     )
     consumer.start()
     try:

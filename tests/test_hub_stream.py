@@ -161,31 +161,76 @@ def test_bad_after_id_is_refused(base_url: str, viewer: dict[str, str], after_id
     assert refused.value.response.status_code == 403
 
 
-def test_client_too_far_behind_is_closed_with_try_again_later(sqlite_url: str) -> None:
-    broadcaster = Broadcaster(backlog=2)
+def stream_app(sqlite_url: str, broadcaster: Broadcaster) -> FastAPI:
+    """A bare app serving /ws/events from `broadcaster`, whose POST /publish/<n> publishes 1..n
+    in one go, on the event loop."""
     app = FastAPI()
 
-    @app.post("/publish")
-    async def publish_three() -> None:
-        # On the event loop, in one go: the third message finds the client's backlog full.
-        for event_id in (1, 2, 3):
-            broadcaster.publish(StreamMessage(event_id, json.dumps({"n": event_id})))
+    @app.post("/publish/{count}")
+    async def publish_some(count: int) -> None:
+        broadcaster.publish_all(
+            [StreamMessage(n, json.dumps({"n": n})) for n in range(1, count + 1)]
+        )
 
-    viewer = bearer(api_token(sqlite_url))
     with opened_database(sqlite_url) as database:
         install_auth(app, database, HubSettings(database_url=sqlite_url))
         app.include_router(stream_routes.build_router(database, broadcaster))
-        with (
-            serving(app, ready) as base_url,
-            connect(stream_url(base_url), additional_headers=viewer) as ws,
-        ):
-            httpx.post(f"{base_url}/publish", headers=viewer).raise_for_status()
-            kept = [json.loads(ws.recv(timeout=RECEIVE_TIMEOUT_S)) for _ in range(2)]
-            with pytest.raises(ConnectionClosedError) as closed:
-                ws.recv(timeout=RECEIVE_TIMEOUT_S)
+    return app
 
-    assert kept == [{"n": 1}, {"n": 2}]
+
+def test_client_too_far_behind_is_closed_with_try_again_later(sqlite_url: str) -> None:
+    broadcaster = Broadcaster(backlog=2)
+    viewer = bearer(api_token(sqlite_url))
+    with (
+        serving(stream_app(sqlite_url, broadcaster), ready) as base_url,
+        connect(stream_url(base_url), additional_headers=viewer) as ws,
+    ):
+        # Three messages at once: the first leaves the log before the client read it.
+        httpx.post(f"{base_url}/publish/3", headers=viewer).raise_for_status()
+        with pytest.raises(ConnectionClosedError) as closed:
+            ws.recv(timeout=RECEIVE_TIMEOUT_S)
+
+    # Nothing after a gap: the client reconnects with after_id and replays from the database.
     assert closed.value.rcvd.code == 1013
+
+
+def test_batching_client_gets_waiting_messages_as_one_array_frame(sqlite_url: str) -> None:
+    broadcaster = Broadcaster()
+    viewer = bearer(api_token(sqlite_url))
+    with (
+        serving(stream_app(sqlite_url, broadcaster), ready) as base_url,
+        connect(f"{stream_url(base_url)}?batch=true", additional_headers=viewer) as batching,
+        connect(stream_url(base_url), additional_headers=viewer) as single,
+    ):
+        httpx.post(f"{base_url}/publish/3", headers=viewer).raise_for_status()
+        frame = json.loads(batching.recv(timeout=RECEIVE_TIMEOUT_S))
+        one_by_one = [json.loads(single.recv(timeout=RECEIVE_TIMEOUT_S)) for _ in range(3)]
+
+    assert frame == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert one_by_one == frame
+
+
+def test_batching_client_replays_and_follows_in_order(
+    base_url: str, viewer: dict[str, str], mqtt_url: str
+) -> None:
+    before, during = [make_event() for _ in range(20)], [make_event() for _ in range(20)]
+    publish_events(mqtt_url, before)
+    wait_until(lambda: len(listed(base_url, viewer)) == 20, RECEIVE_TIMEOUT_S, "the first events")
+    url = f"{stream_url(base_url, after_id=0)}&batch=true"
+    with connect(url, additional_headers=viewer) as websocket:
+        publish_events(mqtt_url, during)
+        frames: list[list[dict]] = []
+        received: list[dict] = []
+        while len(received) < 40:
+            frame = json.loads(websocket.recv(timeout=RECEIVE_TIMEOUT_S))
+            frames.append(frame if isinstance(frame, list) else [frame])
+            received += [message["data"] for message in frames[-1] if message["type"] == "event"]
+
+    # The replay's first page, at least the 20 stored before connecting, is one frame.
+    assert len(frames[0]) >= 20
+    expected = [str(event.event_id) for event in before + during]
+    assert [data["event_id"] for data in received] == expected
+    assert received == listed(base_url, viewer)
 
 
 def ready(base_url: str) -> bool:

@@ -154,12 +154,12 @@ def test_bystanders_are_blurred_but_not_the_threat(media):
     bystander = (0.05, 0.2, 0.3, 0.9)
     config = PrivacyConfig(blur_faces=False, blur_other_persons=True)
 
-    result = anonymise_snapshot(frame, config, None, [bystander])
+    result = anonymise_snapshot(frame, config, [], [bystander])
 
     pixels = (32, 96, 192, 432)
     assert np.abs(region(result, pixels) - region(frame, pixels)).mean() > STRONG_CHANGE
     assert np.array_equal(outside(result, pixels), outside(frame, pixels))
-    unchanged = anonymise_snapshot(frame, PrivacyConfig(blur_faces=False), None, [bystander])
+    unchanged = anonymise_snapshot(frame, PrivacyConfig(blur_faces=False), [], [bystander])
     assert np.array_equal(unchanged, frame)
 
 

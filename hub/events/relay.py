@@ -1,9 +1,11 @@
 """Every replica learns of every stored event and incident change: PostgreSQL LISTEN/NOTIFY.
 
-Events: each transaction that stores events NOTIFYs its highest id at commit
-(events.service.notify_stored) and writers commit in id order (events.service.lock_event_stream),
-so a replica that reads "every id above the last one I handed on" never skips one, whichever
-replica stored it.
+Events: each transaction that stores events NOTIFYs, at commit, the ids it stored and the highest
+id before them (events.service.notify_stored), and writers commit in id order
+(events.service.lock_event_stream), so a replica that reads "every id above the last one I handed
+on" never skips one, whichever replica stored it. A replica's own batches need no read: its
+ingest hands them over (`offer`), and they are handed on when the announcement says nothing was
+stored between the last id handed on and the batch.
 
 Incidents: a trigger announces each committed incident change with the writer's origin
 (hub.db.migrate.INCIDENTS_CHANNEL); a replica already pushed its own changes to its clients, so
@@ -16,6 +18,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import psycopg
 import sqlalchemy as sa
@@ -37,6 +40,29 @@ POLL_INTERVAL_S = 0.5
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 10.0
 STOP_TIMEOUT_S = 10.0
+# How long an announcement of this process's own batch waits for ingest to hand the batch over
+# (ingest hands it over just after the commit that sent the announcement); then it is read.
+OWN_BATCH_WAIT_S = 1.0
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A committed batch of events: its writer and the ids it stored, (after, last]."""
+
+    origin: str
+    after: int
+    last: int
+
+
+def parse_announcement(payload: str) -> Announcement | None:
+    """The announcement in a notification's payload, or None when it is not one."""
+    try:
+        announced = json.loads(payload)
+        return Announcement(
+            str(announced["origin"]), int(announced["after"]), int(announced["last"])
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 class StoredEventRelay:
@@ -55,6 +81,9 @@ class StoredEventRelay:
         self._stopping = threading.Event()
         self._listening = threading.Event()
         self._last_id: int | None = None
+        # Events this process committed and ingest handed over, not yet handed on, by id.
+        self._own_events: dict[int, StoredEvent] = {}
+        self._own_batch_arrived = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="vigie-relay", daemon=True)
 
     def start(self) -> None:
@@ -64,6 +93,12 @@ class StoredEventRelay:
     def wait_listening(self, timeout: float) -> bool:
         """Block until listening (True) or until timeout seconds have passed (False)."""
         return self._listening.wait(timeout)
+
+    def offer(self, events: list[StoredEvent]) -> None:
+        """Hand over events this process just committed, in id order, sparing their read."""
+        with self._own_batch_arrived:
+            self._own_events.update((event.id, event) for event in events)
+            self._own_batch_arrived.notify_all()
 
     def stop(self) -> None:
         """Stop listening and wait for the thread."""
@@ -100,9 +135,7 @@ class StoredEventRelay:
                     if notification.channel == INCIDENTS_CHANNEL:
                         self._relay_incident(notification.payload)
                         continue
-                    announced = notification.payload
-                    if not announced.isdigit() or int(announced) > self._last_id:
-                        self._catch_up()
+                    self._hand_on(parse_announcement(notification.payload))
         finally:
             self._listening.clear()
             connection.close()
@@ -111,15 +144,47 @@ class StoredEventRelay:
         with self._database.sessions() as session:
             return session.scalar(sa.select(sa.func.coalesce(sa.func.max(Event.id), 0)))
 
+    def _hand_on(self, announced: Announcement | None) -> None:
+        if announced is not None and announced.last <= self._last_id:
+            return
+        own = self._own_batch(announced) if announced is not None else None
+        if own is None:
+            self._catch_up()
+            return
+        self._deliver(own)
+        self._advance(own[-1].id)
+
+    def _own_batch(self, announced: Announcement) -> list[StoredEvent] | None:
+        # Only when nothing lies between what was handed on and this batch.
+        if announced.origin != self._database.origin or announced.after != self._last_id:
+            return None
+        with self._own_batch_arrived:
+            if not self._own_batch_arrived.wait_for(
+                lambda: announced.last in self._own_events, OWN_BATCH_WAIT_S
+            ):
+                return None
+            # The batch's transaction held the writers' lock: every id in the range is its own.
+            batch = sorted(
+                key for key in self._own_events if announced.after < key <= announced.last
+            )
+            return [self._own_events.pop(key) for key in batch]
+
     def _catch_up(self) -> None:
         while True:
             with self._database.sessions() as session:
                 page = list_events(session, READ_PAGE_SIZE, self._last_id)
             if page:
                 self._deliver(page)
-                self._last_id = page[-1].id
+                self._advance(page[-1].id)
             if len(page) < READ_PAGE_SIZE:
                 return
+
+    def _advance(self, last_id: int) -> None:
+        self._last_id = last_id
+        with self._own_batch_arrived:
+            # Events read from the database meanwhile are handed on already.
+            for handed_on in [key for key in self._own_events if key <= last_id]:
+                del self._own_events[handed_on]
 
     def _relay_incident(self, payload: str) -> None:
         try:

@@ -136,15 +136,18 @@ def attach_events(
         else:
             _grow(incident, sighting, received_at)
         filed.append(incident)
-    session.execute(
-        sa.insert(IncidentEvent),
+    # Core, not the ORM's bulk insert: these link rows need no identity map.
+    session.connection().execute(
+        IncidentEvent.__table__.insert(),
         [
             {"event_id": event.id, "incident_id": incident.id}
             for (event, _), incident in zip(events, filed, strict=True)
         ],
     )
-    checklists = _checklists(session, {incident.id for incident in filed})
-    outs = {incident.id: _as_out(incident, checklists[incident.id]) for incident in filed}
+    # A batch often files many events under few incidents: build each incident's view once.
+    distinct = {incident.id: incident for incident in filed}
+    checklists = _checklists(session, distinct)
+    outs = {key: _as_out(incident, checklists[key]) for key, incident in distinct.items()}
     return [outs[incident.id] for incident in filed]
 
 

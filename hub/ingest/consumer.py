@@ -94,7 +94,7 @@ class EventConsumer:
         broker: BrokerSession,
         sessions: sessionmaker[Session],
         options: IngestOptions,
-        on_stored: Callable[[StoredEvent], None],
+        on_stored: Callable[[list[StoredEvent]], None],
         on_incident: Callable[[IncidentOut], None] | None = None,
         batching: BatchPolicy | None = None,
         metrics: HubMetrics | None = None,
@@ -106,7 +106,8 @@ class EventConsumer:
         self._on_incident = on_incident
         self._batching = batching or BatchPolicy()
         self._metrics = metrics
-        self._deliveries: queue.Queue[Delivery | None] = queue.Queue()
+        # SimpleQueue: paho's thread puts every message, and the C queue costs it the least.
+        self._deliveries: queue.SimpleQueue[Delivery | None] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._subscribed = threading.Event()
         # Guards the connection counter against an ack racing a reconnect.
@@ -304,10 +305,11 @@ class EventConsumer:
                 (delivery.message.topic, result.outcome, result.reason)
                 for delivery, result in zip(batch, results, strict=True)
             )
+        stored = [result.event for result in results if result.event is not None]
+        if stored:
+            self._on_stored(stored)
         for result in results:
             self._outcomes["event" if result.event is not None else result.outcome] += 1
-            if result.event is not None:
-                self._on_stored(result.event)
             if self._on_incident is not None:
                 for incident in result.incidents:
                     self._on_incident(incident)

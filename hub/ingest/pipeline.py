@@ -164,7 +164,7 @@ def _store_events(
 ) -> dict[int, IngestResult]:
     if not events:
         return {}
-    lock_event_stream(session)
+    head = lock_event_stream(session)
     stored = store_events(session, [(event, messages[i].received_at) for i, event in events])
     results, new_events = {}, []
     for i, event in events:
@@ -183,8 +183,8 @@ def _store_events(
         pushed = (incident,) if last_of[incident.id] == i else ()
         results[i] = IngestResult(outcome="stored", event=new, incidents=pushed)
     stored_ids = [result.event.id for result in results.values() if result.event is not None]
-    if stored_ids:
-        notify_stored(session, max(stored_ids))
+    if stored_ids and head is not None:
+        notify_stored(session, head, max(stored_ids))
     return results
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,16 +30,19 @@ class FeedQuery:
     limit: int = 1000
 
 
-def feed_page(session: Session, query: FeedQuery) -> dict:
-    """One page of map events as JSON-ready dicts, and the cursor of the next (older) page.
+def feed_page(session: Session, query: FeedQuery) -> bytes:
+    """One page of map events as MapEventPage JSON; next_before_id is the next (older) page.
 
-    Rows skip pydantic on purpose: they were validated on ingest, and the map reads thousands.
+    Each item is the stored payload's own JSON text with id, received_at and incident spliced
+    in: payloads were validated on ingest, and decoding then re-encoding them was most of the
+    feed's time for 10,000 events.
     """
     statement = (
         sa.select(
             Event.id,
             Event.received_at,
-            Event.payload,
+            # The database hands the document over as text; Python never parses it.
+            sa.cast(Event.payload, sa.Text).label("payload"),
             Incident.id.label("incident_id"),
             Incident.status.label("incident_status"),
             Incident.updated_at.label("incident_updated_at"),
@@ -52,10 +56,8 @@ def feed_page(session: Session, query: FeedQuery) -> dict:
     rows = session.execute(statement).all()
     page = rows[: query.limit]
     more = len(rows) > query.limit and query.after_id is None
-    return {
-        "items": [_item(row) for row in page],
-        "next_before_id": page[-1].id if more else None,
-    }
+    next_before_id = page[-1].id if more else None
+    return f'{{"items":[{_items(page)}],"next_before_id":{json.dumps(next_before_id)}}}'.encode()
 
 
 def _conditions(query: FeedQuery) -> list[sa.ColumnElement[bool]]:
@@ -71,17 +73,22 @@ def _conditions(query: FeedQuery) -> list[sa.ColumnElement[bool]]:
     return conditions
 
 
-def _item(row: sa.Row) -> dict:
-    incident = None
-    if row.incident_id is not None:
-        incident = {
-            "id": row.incident_id,
-            "status": row.incident_status,
-            "updated_at": row.incident_updated_at.isoformat(),
-        }
-    return {
-        **row.payload,
-        "id": row.id,
-        "received_at": row.received_at.isoformat(),
-        "incident": incident,
-    }
+def _items(rows: list[sa.Row]) -> str:
+    """The rows' items as JSON, comma-separated; the events of an incident share its JSON."""
+    incidents: dict[int, str] = {}
+    items = []
+    for db_id, received_at, payload, incident_id, status, updated_at in rows:
+        incident = "null"
+        if incident_id is not None:
+            incident = incidents.get(incident_id)
+            if incident is None:
+                incident = incidents[incident_id] = (
+                    f'{{"id":{incident_id},"status":{json.dumps(status)},'
+                    f'"updated_at":"{updated_at.isoformat()}"}}'
+                )
+        # A stored payload is a non-empty JSON object (an EventV1): its "{" opens the item.
+        items.append(
+            f'{{"id":{db_id},"received_at":"{received_at.isoformat()}",'
+            f'"incident":{incident},{payload[1:]}'
+        )
+    return ",".join(items)

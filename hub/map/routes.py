@@ -8,7 +8,7 @@ from typing import Annotated
 import xstatic.pkg.leaflet
 import xstatic.pkg.leaflet_markercluster
 from fastapi import Depends, FastAPI, HTTPException, Query, status
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy.orm import Session
@@ -103,9 +103,9 @@ def install(app: FastAPI, settings: HubSettings, database: Database) -> None:
     def map_events(
         session: Annotated[Session, Depends(session_dependency(database))],
         query: Annotated[FeedQuery, Depends(feed_query)],
-    ) -> JSONResponse:
+    ) -> Response:
         """Stored events with their incident, for the map (MapEventPage, not re-validated)."""
-        return JSONResponse(feed_page(session, query))
+        return Response(feed_page(session, query), media_type="application/json")
 
     app.mount("/map/static", StaticFiles(directory=STATIC_DIR), name="map-static")
     app.mount(

@@ -17,18 +17,34 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub.db.engine import Database
 from hub.events.service import list_events
-from hub.stream.broadcaster import Broadcaster, StreamMessage, Subscription, encode_event
+from hub.stream.broadcaster import (
+    Broadcaster,
+    FellBehind,
+    StreamMessage,
+    Subscription,
+    encode_batch,
+    encode_event,
+)
 from hub.users.roles import Role
 from hub.users.security import CLOSE_POLICY_VIOLATION, connection_principal
 
 logger = logging.getLogger(__name__)
 
 REPLAY_PAGE_SIZE = 500
+# At most this many messages in one frame of a batching client.
+FRAME_MESSAGES_MAX = 200
 # RFC 6455 close codes: 1011 server error, 1013 try again later.
 CLOSE_SERVER_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 
 AfterId = Annotated[int | None, Query(ge=0, description="first replay the ids above it")]
+Batch = Annotated[
+    bool,
+    Query(
+        description="frames may hold a JSON array of messages, in order, when several are "
+        "waiting: what a busy hub sends many clients at the cost of one"
+    ),
+]
 
 
 def build_router(
@@ -44,6 +60,7 @@ def build_router(
     async def events_socket(
         websocket: WebSocket,
         after_id: AfterId = None,
+        batch: Batch = False,
     ) -> None:
         """Send every stored event as {"type": "event", "data": StoredEvent}; viewers and above."""
         principal = connection_principal(websocket)
@@ -58,9 +75,9 @@ def build_router(
             clients.inc()
         try:
             await websocket.accept()
-            await _serve(websocket, database, subscription, after_id)
+            sender = _Sender(websocket, broadcaster, subscription, batch)
+            await _serve(websocket, database, sender, after_id)
         finally:
-            broadcaster.unsubscribe(subscription)
             if clients is not None:
                 clients.dec()
 
@@ -68,11 +85,11 @@ def build_router(
 
 
 async def _serve(
-    websocket: WebSocket, database: Database, subscription: Subscription, after_id: int | None
+    websocket: WebSocket, database: Database, sender: _Sender, after_id: int | None
 ) -> None:
-    sender = asyncio.create_task(_send_events(websocket, database, subscription, after_id))
+    sending = asyncio.create_task(sender.run(database, after_id))
     listener = asyncio.create_task(_until_client_leaves(websocket))
-    done, pending = await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
+    done, pending = await asyncio.wait({sending, listener}, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
@@ -88,42 +105,74 @@ async def _until_client_leaves(websocket: WebSocket) -> None:
         pass
 
 
-async def _send_events(
-    websocket: WebSocket, database: Database, subscription: Subscription, after_id: int | None
-) -> None:
-    last_sent = 0
-    if after_id is not None:
-        try:
-            last_sent = await _replay(websocket, database, after_id)
-        except SQLAlchemyError as exc:
-            logger.warning("cannot replay events after %s: %s", after_id, exc)
-            await websocket.close(CLOSE_SERVER_ERROR, "database unavailable, retry later")
-            return
-    while True:
-        if subscription.overflowed and subscription.queue.empty():
-            await websocket.close(CLOSE_TRY_AGAIN_LATER, "too far behind: reconnect with after_id")
-            return
-        message = await subscription.queue.get()
-        # Events stored while the replay ran arrive both ways; send each id once, in order.
-        # Messages without an id (incident changes) are not in the replayable sequence.
-        if message.event_id is None:
-            await websocket.send_text(message.text)
-            continue
-        if message.event_id <= last_sent:
-            continue
-        await websocket.send_text(message.text)
-        last_sent = message.event_id
+class _Sender:
+    """Sends one client the replay it asked for, then the live log, each event id once."""
 
+    def __init__(
+        self,
+        websocket: WebSocket,
+        broadcaster: Broadcaster,
+        subscription: Subscription,
+        batch: bool,
+    ) -> None:
+        self._websocket = websocket
+        self._broadcaster = broadcaster
+        self._subscription = subscription
+        self._batch = batch
+        self._last_sent = 0
 
-async def _replay(websocket: WebSocket, database: Database, after_id: int) -> int:
-    last_sent = after_id
-    while True:
-        page = await asyncio.to_thread(_replay_page, database, last_sent)
-        for message in page:
-            await websocket.send_text(message.text)
-            last_sent = message.event_id
-        if len(page) < REPLAY_PAGE_SIZE:
-            return last_sent
+    async def run(self, database: Database, after_id: int | None) -> None:
+        """Replay after after_id (if given), then follow the live log until the client leaves."""
+        if after_id is not None:
+            try:
+                await self._replay(database, after_id)
+            except SQLAlchemyError as exc:
+                logger.warning("cannot replay events after %s: %s", after_id, exc)
+                await self._websocket.close(CLOSE_SERVER_ERROR, "database unavailable, retry later")
+                return
+        while True:
+            position = self._subscription.position
+            limit = FRAME_MESSAGES_MAX if self._batch else 1
+            try:
+                messages = await self._broadcaster.read(self._subscription, limit)
+            except FellBehind:
+                await self._websocket.close(
+                    CLOSE_TRY_AGAIN_LATER, "too far behind: reconnect with after_id"
+                )
+                return
+            # Events stored while the replay ran arrive both ways; send each id once, in order.
+            # Messages without an id (incident changes) are not in the replayable sequence.
+            fresh = [
+                message
+                for message in messages
+                if message.event_id is None or message.event_id > self._last_sent
+            ]
+            if len(fresh) == len(messages):
+                await self._send(fresh, position)
+            elif fresh:
+                await self._send(fresh, None)
+
+    async def _send(self, messages: list[StreamMessage], position: int | None) -> None:
+        if len(messages) == 1:
+            await self._websocket.send_text(messages[0].text)
+        elif position is not None:
+            # Exactly what was read from the log: the frame other clients sent is reused.
+            await self._websocket.send_text(self._broadcaster.batch_frame(position, messages))
+        else:
+            await self._websocket.send_text(encode_batch(messages))
+        ids = [message.event_id for message in messages if message.event_id is not None]
+        if ids:
+            self._last_sent = ids[-1]
+
+    async def _replay(self, database: Database, after_id: int) -> None:
+        self._last_sent = after_id
+        while True:
+            page = await asyncio.to_thread(_replay_page, database, self._last_sent)
+            step = FRAME_MESSAGES_MAX if self._batch else 1
+            for start in range(0, len(page), step):
+                await self._send(page[start : start + step], None)
+            if len(page) < REPLAY_PAGE_SIZE:
+                return
 
 
 def _replay_page(database: Database, after_id: int) -> list[StreamMessage]:

@@ -23,6 +23,8 @@ export class EventStream {
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     // After a drop, replay what was stored meanwhile; the first connection is live only.
     if (this.lastEventId !== null) url.searchParams.set("after_id", String(this.lastEventId));
+    // A busy hub may then send several waiting messages in one frame, as an array.
+    url.searchParams.set("batch", "true");
     this.onState("connecting");
     const socket = new WebSocket(url.href);
     this.socket = socket;
@@ -40,15 +42,17 @@ export class EventStream {
   }
 
   receive(text) {
-    let message;
+    let frame;
     try {
-      message = JSON.parse(text);
+      frame = JSON.parse(text);
     } catch {
       return; // Not JSON: nothing the panel can show.
     }
-    if (message?.type === "event" && Number.isInteger(message.data?.id)) {
-      this.lastEventId = Math.max(this.lastEventId ?? 0, message.data.id);
+    for (const message of Array.isArray(frame) ? frame : [frame]) {
+      if (message?.type === "event" && Number.isInteger(message.data?.id)) {
+        this.lastEventId = Math.max(this.lastEventId ?? 0, message.data.id);
+      }
+      if (message?.type === "event" || message?.type === "incident") this.onMessage(message);
     }
-    if (message?.type === "event" || message?.type === "incident") this.onMessage(message);
   }
 }

@@ -4,7 +4,9 @@
 import { fieldOfView } from "./geo.js";
 import { createTranslator, initialLanguage } from "./i18n.js";
 
-const FEED_PAGE = 2000;
+// A small first page draws something soon; then pages as large as the hub serves.
+const FIRST_FEED_PAGE = 1000;
+const FEED_PAGE = 5000;
 const MAX_EVENTS = 20000;
 const RECONNECT_BASE_MS = 500;
 const RECONNECT_MAX_MS = 15000;
@@ -141,11 +143,16 @@ function createIconCache() {
 
 /** The cluster badge: the number of events, coloured by the worst open severity among them. */
 function clusterIcon(cluster) {
-  const markers = cluster.getAllChildMarkers();
-  const open = markers.filter((marker) => !CLOSED_STATUSES.includes(marker.options.status));
-  const ranks = (open.length ? open : markers).map((m) => SEVERITIES.indexOf(m.options.severity));
-  const worst = SEVERITIES[Math.max(...ranks)];
-  const closed = open.length === 0 ? " vigie-cluster-closed" : "";
+  // One pass: every visible cluster is redrawn after each bulk add of thousands of markers.
+  let worstOpen = -1;
+  let worstAny = -1;
+  for (const marker of cluster.getAllChildMarkers()) {
+    const rank = SEVERITIES.indexOf(marker.options.severity);
+    if (rank > worstAny) worstAny = rank;
+    if (rank > worstOpen && !CLOSED_STATUSES.includes(marker.options.status)) worstOpen = rank;
+  }
+  const worst = SEVERITIES[worstOpen >= 0 ? worstOpen : worstAny];
+  const closed = worstOpen < 0 ? " vigie-cluster-closed" : "";
   return L.divIcon({
     html: `<div class="vigie-cluster-badge">${cluster.getChildCount()}</div>`,
     className: `vigie-cluster vigie-sev-${worst}${closed}`,
@@ -199,10 +206,19 @@ function createEventLayers(map, filters, onChange) {
   const incidents = new Map();
   const iconFor = createIconCache();
   const renderer = L.canvas({ padding: 0.5 });
+  // Chunked loading spreads a bulk add over several tasks: count the adds still running.
+  let adding = 0;
+  const whenPlaced = [];
   const clusters = L.markerClusterGroup({
     maxClusterRadius: 45,
     showCoverageOnHover: false,
     chunkedLoading: true,
+    chunkProgress: (processed, total) => {
+      // total 0: the group's own empty add as it joins the map, not one of ours.
+      if (total === 0 || processed < total) return;
+      adding -= 1;
+      if (adding === 0) whenPlaced.splice(0).forEach((resolve) => resolve());
+    },
     iconCreateFunction: clusterIcon,
   }).addTo(map);
   const perimeters = L.featureGroup().addTo(map);
@@ -282,6 +298,7 @@ function createEventLayers(map, filters, onChange) {
       hide.forEach((entry) => perimeters.removeLayer(entry.perimeter));
     }
     if (show.length) {
+      adding += 1;
       clusters.addLayers(show.map((entry) => entry.marker));
       show.forEach((entry) => perimeters.addLayer(entry.perimeter));
     }
@@ -345,6 +362,8 @@ function createEventLayers(map, filters, onChange) {
     applyFilters,
     noteIncident,
     fitted: () => fitted,
+    /** Resolves once every marker added so far sits in its cluster. */
+    placed: () => (adding === 0 ? Promise.resolve() : new Promise((resolve) => whenPlaced.push(resolve))),
     markFitted: () => {
       fitted = true;
     },
@@ -708,13 +727,15 @@ function cameraTooltip(camera, state, i18n) {
 }
 
 /** Parse a WebSocket message into {type, data}, or null for anything unreadable. */
-function parseMessage(raw) {
+/** The messages of one WebSocket frame: one object, or (batch=true) an array of them in order. */
+function parseMessages(raw) {
   try {
-    const message = JSON.parse(raw);
-    return message && typeof message === "object" ? message : null;
+    const frame = JSON.parse(raw);
+    const messages = Array.isArray(frame) ? frame : [frame];
+    return messages.filter((message) => message && typeof message === "object");
   } catch {
     console.warn("vigie map: ignored a WebSocket message that is not JSON");
-    return null;
+    return [];
   }
 }
 
@@ -740,23 +761,34 @@ function followFeed({ query, onPage, onHistoryDone, onEvent, onIncident, onState
 
   /** Every stored event of the current window, newest page first; the socket opens after one. */
   const loadHistory = async (openAfterFirstPage) => {
-    let beforeId = null;
-    let loaded = 0;
-    for (;;) {
-      const params = new URLSearchParams({ limit: String(FEED_PAGE), ...query() });
+    // One capture window for the whole load, so its pages fit together.
+    const captured = query();
+    const fetchPage = (limit, beforeId) => {
+      const params = new URLSearchParams({ limit: String(limit), ...captured });
       if (beforeId !== null) params.set("before_id", String(beforeId));
-      const body = await getJson(`events.json?${params}`);
-      if (!Array.isArray(body?.items)) throw new Error("events.json answered without items");
-      onPage(accept(body.items.slice().reverse()));
-      loaded += body.items.length;
-      if (openAfterFirstPage && !connected) {
-        connected = true;
-        openSocket();
+      return getJson(`events.json?${params}`);
+    };
+    let next = fetchPage(FIRST_FEED_PAGE, null);
+    let loaded = 0;
+    try {
+      while (next) {
+        const body = await next;
+        if (!Array.isArray(body?.items)) throw new Error("events.json answered without items");
+        loaded += body.items.length;
+        const beforeId = body.next_before_id;
+        // Ask for the next page before drawing this one: the hub builds it meanwhile.
+        next = Number.isInteger(beforeId) && loaded < MAX_EVENTS ? fetchPage(FEED_PAGE, beforeId) : null;
+        onPage(accept(body.items.slice().reverse()));
+        if (openAfterFirstPage && !connected) {
+          connected = true;
+          openSocket();
+        }
       }
-      beforeId = body.next_before_id;
-      if (!Number.isInteger(beforeId) || loaded >= MAX_EVENTS) break;
+    } finally {
+      // A page asked for ahead is not awaited after a failure: its own failure is not news.
+      next?.catch(() => {});
     }
-    onHistoryDone();
+    await onHistoryDone();
   };
 
   const scheduleReconnect = () => {
@@ -768,7 +800,9 @@ function followFeed({ query, onPage, onHistoryDone, onEvent, onIncident, onState
   };
 
   const openSocket = () => {
-    const url = new URL(`../ws/events?after_id=${lastId}`, window.location.href);
+    // batch=true: a busy hub sends what is waiting in one frame, which is how it keeps up
+    // with every open map at once.
+    const url = new URL(`../ws/events?after_id=${lastId}&batch=true`, window.location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(url);
     let openedAt = null;
@@ -777,10 +811,11 @@ function followFeed({ query, onPage, onHistoryDone, onEvent, onIncident, onState
       onState("live");
     };
     socket.onmessage = (message) => {
-      const parsed = parseMessage(message.data);
-      // Other message types are for other pages.
-      if (parsed?.type === "event") accept([parsed.data]).forEach(onEvent);
-      else if (parsed?.type === "incident") onIncident(parsed.data);
+      for (const parsed of parseMessages(message.data)) {
+        // Other message types are for other pages.
+        if (parsed.type === "event") accept([parsed.data]).forEach(onEvent);
+        else if (parsed.type === "incident") onIncident(parsed.data);
+      }
     };
     // An error is always followed by a close, which is where the reconnect starts. Only a
     // connection that held starts the back-off over: one the hub closes at once (say, its
@@ -910,11 +945,8 @@ async function main() {
     stats,
   });
 
-  const [config, role] = await Promise.all([loadConfig(), loadRole()]);
-  context.canDispatch = DISPATCHER_ROLES.includes(role);
-  if (config.tile_url) {
-    L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: MAX_ZOOM }).addTo(map);
-  }
+  // Asked for now, applied last: the stored events need neither the base map nor the role.
+  const settings = Promise.all([loadConfig(), loadRole()]);
 
   // Live events arrive without their incident: ask the feed for it shortly after.
   let linkTimer = null;
@@ -973,7 +1005,8 @@ async function main() {
       controls.noteTypes(page.map((event) => event.threat_type));
       if (stats.firstRenderMs === null) stats.firstRenderMs = performance.now() - startedAt;
     },
-    onHistoryDone: () => {
+    onHistoryDone: async () => {
+      await events.placed();
       if (stats.allPlacedMs === null) stats.allPlacedMs = performance.now() - startedAt;
       updateCounts();
     },
@@ -996,6 +1029,12 @@ async function main() {
   setInterval(refreshCameras, CAMERA_REFRESH_MS);
   // Relative windows slide: events age out of "the last 15 minutes" while the page stays open.
   setInterval(refilter, WINDOW_TICK_MS);
+
+  const [config, role] = await settings;
+  context.canDispatch = DISPATCHER_ROLES.includes(role);
+  if (config.tile_url) {
+    L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: MAX_ZOOM }).addTo(map);
+  }
 }
 
 main();

@@ -1,0 +1,90 @@
+"""What several benchmarks share: the machine's description and a timed MQTT publisher."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.hubserver import make_event, topic_of
+
+# Stands for the publish time in a pre-serialised payload; replaced at publish.
+TIME_SENTINEL = b"2000-01-01T00:00:00Z"
+PUBLISH_TIMEOUT_S = 60.0
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine() -> dict[str, object]:
+    """The fields every summary line carries about the machine, load average included."""
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "load_1m": round(os.getloadavg()[0], 2)}
+
+
+class Payloads:
+    """Distinct pre-serialised events whose captured_at is filled in at publish time."""
+
+    def __init__(self, count: int) -> None:
+        sentinel = datetime(2000, 1, 1, tzinfo=timezone.utc)
+        events = [
+            make_event(captured_at=sentinel, lat=48.85 + (i % 1000) * 1e-4) for i in range(count)
+        ]
+        self.topic = topic_of(events[0])
+        self.templates = [event.to_json() for event in events]
+        if any(TIME_SENTINEL not in payload for payload in self.templates):
+            raise RuntimeError("the time sentinel is not in the serialised event")
+
+    def stamped(self, index: int) -> bytes:
+        """Payload `index` with captured_at = now."""
+        now = datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        return self.templates[index].replace(TIME_SENTINEL, now.encode())
+
+
+@contextmanager
+def paho_client(mqtt_url: str, client_id: str = "") -> Iterator[mqtt.Client]:
+    """A connected paho client (MQTT 3.1.1) with its network loop running."""
+    parts = urlsplit(mqtt_url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
+    client.loop_start()
+    try:
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def publish(
+    client: mqtt.Client, topic: str, payloads: Payloads, start: int, count: int, rate: float | None
+) -> float:
+    """Publish payloads[start:start+count] at `rate`/s (None: flat out); the first publish time."""
+    first = time.time()
+    began = time.monotonic()
+    infos = []
+    for i in range(count):
+        if rate is not None:
+            pause = began + i / rate - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        infos.append(client.publish(topic, payloads.stamped(start + i), qos=1))
+    for info in infos:
+        info.wait_for_publish(PUBLISH_TIMEOUT_S)
+    return first

@@ -1,0 +1,248 @@
+"""Benchmark of the stream's fan-out: N WebSocket clients on /ws/events while events arrive at R/s.
+
+Starts its own Mosquitto (and PostGIS, or SQLite with --backend sqlite) from tests/services.py,
+runs `vigie-hub serve`, connects N clients split over several client processes, publishes real
+v1 events with paho (QoS 1) at R events/s for a while, and measures each delivery's latency:
+WebSocket receipt - captured_at, where captured_at is the publish time. The same run first
+measures one client alone, the floor of what N clients can get.
+
+    .venv/bin/python bench/ws_fanout.py [--clients 1000] [--rate 100] [--seconds 10]
+
+The last line is one parseable summary: BENCH_SUMMARY {json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from array import array
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from websockets.asyncio.client import connect
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.common import Payloads, machine, paho_client, publish  # noqa: E402
+from tests.hubserver import api_token, bearer, hub_process  # noqa: E402
+from tests.services import mosquitto_broker, postgis_cluster  # noqa: E402
+
+CAPTURED_KEY = '"captured_at":"'
+EVENT_KEY = '{"type":"event"'
+CONNECT_TIMEOUT_S = 120.0
+# After the last publish, how long clients may take to receive what is still on its way.
+DRAIN_TIMEOUT_S = 30.0
+
+
+@dataclass
+class FanoutResult:
+    """One measured run: N clients at R events/s, and what they received."""
+
+    clients: int
+    rate_eps: float
+    events: int
+    expected: int
+    delivered: int
+    disconnected: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+def captured_times(frame: str) -> list[float]:
+    """The captured_at (Unix time) of each event in a frame, found without parsing it all."""
+    times, start = [], frame.find(EVENT_KEY)
+    while start >= 0:
+        value = frame.index(CAPTURED_KEY, start) + len(CAPTURED_KEY)
+        times.append(datetime.fromisoformat(frame[value : frame.index('"', value)]).timestamp())
+        start = frame.find(EVENT_KEY, value)
+    return times
+
+
+async def _client(url: str, headers: dict[str, str], latencies: array, expected: int) -> bool:
+    """Receive events until `expected` arrived or the connection closed; True if it stayed."""
+    async with connect(url, additional_headers=headers, compression=None, max_size=None) as ws:
+        received = 0
+        async for frame in ws:
+            now = time.time()
+            times = captured_times(frame)
+            latencies.extend(now - captured for captured in times)
+            received += len(times)
+            if received >= expected:
+                return True
+    return False
+
+
+async def _clients(
+    url: str, headers: dict[str, str], count: int, expected: int, control: Connection
+) -> None:
+    latencies = array("d")
+    connections = []
+    for _ in range(count):
+        # Connect one at a time, as a room of screens would, not in a thundering herd.
+        task = asyncio.create_task(_client(url, headers, latencies, expected))
+        connections.append(task)
+        await asyncio.sleep(0.002)
+    # The hub subscribes a client before completing its handshake: let the last ones settle.
+    await asyncio.sleep(1.0)
+    control.send("ready")
+    # Once publishing is over, the parent says how long the clients may still receive.
+    drain_s = await asyncio.to_thread(control.recv)
+    done, pending = await asyncio.wait(connections, timeout=drain_s)
+    for task in pending:
+        task.cancel()
+    closed_early = sum(1 for task in done if task.exception() is not None or not task.result())
+    control.send((latencies.tobytes(), closed_early))
+
+
+def client_process(
+    url: str, headers: dict[str, str], count: int, expected: int, control: Connection
+) -> None:
+    """Run `count` clients in this process, report ready, then send back their latencies."""
+    asyncio.run(_clients(url, headers, count, expected, control))
+
+
+def run_fanout(
+    ws_url: str,
+    headers: dict[str, str],
+    mqtt_url: str,
+    clients: int,
+    rate: float,
+    seconds: float,
+    processes: int,
+    payloads: Payloads,
+    start: int,
+) -> FanoutResult:
+    """Connect `clients`, publish rate*seconds events, and gather every latency."""
+    events = max(1, int(rate * seconds))
+    context = multiprocessing.get_context("spawn")
+    workers, pipes = [], []
+    shares = [
+        clients // processes + (1 if i < clients % processes else 0) for i in range(processes)
+    ]
+    for share in filter(None, shares):
+        ours, theirs = context.Pipe()
+        worker = context.Process(
+            target=client_process, args=(ws_url, headers, share, events, theirs), daemon=True
+        )
+        worker.start()
+        workers.append(worker)
+        pipes.append(ours)
+    for pipe in pipes:
+        if not pipe.poll(CONNECT_TIMEOUT_S) or pipe.recv() != "ready":
+            raise RuntimeError("the clients did not connect in time")
+    with paho_client(mqtt_url) as client:
+        publish(client, payloads.topic, payloads, start, events, rate)
+    for pipe in pipes:
+        pipe.send(DRAIN_TIMEOUT_S)
+    latencies, disconnected = array("d"), 0
+    for pipe, worker in zip(pipes, workers, strict=True):
+        if pipe.poll(DRAIN_TIMEOUT_S + CONNECT_TIMEOUT_S):
+            values, closed_early = pipe.recv()
+            latencies.frombytes(values)
+            disconnected += closed_early
+        worker.join(10)
+        worker.kill()
+    quantiles = (
+        statistics.quantiles(latencies, n=100, method="inclusive")
+        if len(latencies) >= 2
+        else [0.0] * 99
+    )
+    return FanoutResult(
+        clients=clients,
+        rate_eps=rate,
+        events=events,
+        expected=events * clients,
+        delivered=len(latencies),
+        disconnected=disconnected,
+        p50_ms=round(quantiles[49] * 1000, 2),
+        p99_ms=round(quantiles[98] * 1000, 2),
+        max_ms=round(max(latencies, default=0.0) * 1000, 2),
+    )
+
+
+def format_result(result: FanoutResult) -> str:
+    """One human-readable line per run."""
+    return (
+        f"{result.clients:5} client(s) x {result.rate_eps:g} events/s: "
+        f"{result.delivered}/{result.expected} deliveries ({result.disconnected} dropped), "
+        f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, max {result.max_ms:.1f} ms"
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The benchmark's options."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=1000, help="WebSocket clients")
+    parser.add_argument("--rate", type=float, default=100.0, help="events published per second")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long to publish")
+    parser.add_argument(
+        "--client-processes", type=int, default=2, help="processes the clients are split over"
+    )
+    parser.add_argument("--backend", choices=("postgis", "sqlite"), default="postgis")
+    args = parser.parse_args(argv)
+    if args.clients < 1 or args.rate <= 0 or args.seconds <= 0 or args.client_processes < 1:
+        parser.error("--clients, --rate, --seconds and --client-processes must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one client alone, then N clients, and print the summary line."""
+    args = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="vigie-bench-"))
+    events = max(1, int(args.rate * args.seconds))
+    payloads = Payloads(2 * events)
+    summary: dict = {**machine(), "backend": args.backend}
+    with ExitStack() as stack:
+        broker = stack.enter_context(mosquitto_broker())
+        if args.backend == "postgis":
+            cluster = stack.enter_context(postgis_cluster())
+            cluster.psql("CREATE DATABASE bench TEMPLATE vigie_template")
+            database_url = cluster.url("bench")
+        else:
+            database_url = f"sqlite:///{work / 'bench.sqlite3'}"
+        env = {
+            "VIGIE_DATABASE_URL": database_url,
+            "VIGIE_MQTT_URL": broker.url,
+            "VIGIE_MQTT_CLIENT_ID": f"bench-{uuid.uuid4().hex[:6]}",
+        }
+        _, base_url = stack.enter_context(hub_process(env, work / "hub.log"))
+        # As the map and the admin panel ask: several waiting messages may share one frame.
+        ws_url = f"ws{base_url[4:]}/ws/events?batch=true"
+        headers = bearer(api_token(database_url))
+        runs = []
+        for clients, start in ((1, 0), (args.clients, events)):
+            result = run_fanout(
+                ws_url,
+                headers,
+                broker.url,
+                clients,
+                args.rate,
+                args.seconds,
+                min(args.client_processes, clients),
+                payloads,
+                start,
+            )
+            print(format_result(result), flush=True)
+            runs.append(asdict(result))
+    summary["alone"], summary["fanout"] = runs
+    print(f"CPU: {summary['cpu']} ({summary['cores']} cores); hub log in {work}")
+    print("BENCH_SUMMARY " + json.dumps(summary, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -29,18 +30,23 @@ logger = logging.getLogger(__name__)
 
 
 class SharedDetector:
-    """One detector for all camera threads, one frame at a time (TFLite is not thread-safe)."""
+    """Detectors shared by all camera threads, each serving one frame at a time (a TFLite
+    interpreter is not thread-safe): a camera takes whichever is free."""
 
-    def __init__(self, detector: Detector) -> None:
-        self.name = detector.name
-        self.sha256 = detector.sha256
-        self._detector = detector
-        self._lock = threading.Lock()
+    def __init__(self, detectors: Sequence[Detector]) -> None:
+        self.name = detectors[0].name
+        self.sha256 = detectors[0].sha256
+        self._free: queue.SimpleQueue[Detector] = queue.SimpleQueue()
+        for detector in detectors:
+            self._free.put(detector)
 
     def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
-        """The wrapped detector's detections, serialised with the other cameras."""
-        with self._lock:
-            return self._detector.detect(frame_bgr)
+        """The detections of a free detector, waiting for one if all are busy."""
+        detector = self._free.get()
+        try:
+            return detector.detect(frame_bgr)
+        finally:
+            self._free.put(detector)
 
 
 @dataclass(frozen=True)
@@ -149,7 +155,9 @@ class CameraPipeline:
 def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
     """Run every camera until its media ends or `stop` is set, then until the outbox is drained."""
     stop = stop or threading.Event()
-    detector = SharedDetector(create_detector(config.detector))
+    detector = SharedDetector(
+        [create_detector(config.detector) for _ in range(config.detector.interpreters)]
+    )
     model = ModelInfo(name=detector.name, sha256=detector.sha256)
     logger.info(
         "agent %s: %d camera(s), model %s, broker %s:%d",

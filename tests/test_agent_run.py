@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import cv2
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -399,7 +400,7 @@ def test_a_failing_camera_is_logged_and_ends_without_raising(
     config = agent_config(
         agent_id, "mqtt://127.0.0.1:1", tmp_path / "o.sqlite3", media, models, confirm_frames=1
     )
-    detector = SharedDetector(create_detector(config.detector))
+    detector = SharedDetector([create_detector(config.detector)])
     crashed = watch_log("stopped by an unexpected error")
     ended = watch_log("capture ended")
     outbox = Outbox(tmp_path / "closed.sqlite3")
@@ -476,3 +477,31 @@ def test_publisher_resumes_in_order_after_a_broker_restart(private_broker, tmp_p
     # At least once: a message in flight during the stop may come twice, never out of order.
     payloads = [payload for _, payload in received]
     assert list(dict.fromkeys(payloads)) == expected
+
+
+def test_cameras_share_a_pool_of_interpreters_with_identical_results(media, models, tmp_path):
+    config = agent_config("pool", "mqtt://127.0.0.1:1", tmp_path / "o.sqlite3", media, models)
+    detectors = [create_detector(config.detector) for _ in range(2)]
+    pool = SharedDetector(detectors)
+    images = [cv2.imread(str(media / name)) for name in ("grace_hopper.jpg", "backpackman.jpg")]
+    expected = [detectors[0].detect(image) for image in images]
+    used: set[int] = set()
+    results: dict[int, list] = {}
+
+    def camera(index: int) -> None:
+        # Each camera detects the same pictures over and over, as the others do.
+        results[index] = [pool.detect(images[(index + turn) % 2]) for turn in range(12)]
+
+    originals = [detector.detect for detector in detectors]
+    for slot, detector in enumerate(detectors):
+        detector.detect = lambda image, run=originals[slot], slot=slot: used.add(slot) or run(image)
+    threads = [threading.Thread(target=camera, args=(index,)) for index in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    for index, found in results.items():
+        assert found == [expected[(index + turn) % 2] for turn in range(12)]
+    assert used == {0, 1}
+    assert pool.name == detectors[0].name and pool.sha256 == detectors[0].sha256

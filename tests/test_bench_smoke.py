@@ -35,6 +35,8 @@ def test_bench_prints_a_parseable_summary(models, media):
             "2",
             "--threads",
             "1",
+            "--camera-interpreters",
+            "2",
         ],
         capture_output=True,
         text=True,
@@ -53,5 +55,6 @@ def test_bench_prints_a_parseable_summary(models, media):
     assert 0 < summary["gated_share"] < 1
     [load] = summary["camera_loads"]
     assert load["cameras"] == 3 and load["captures_per_s"] > 0
+    assert summary["camera_interpreters"] == 2 and summary["camera_invoke_fps"] > 0
     assert summary["cameras_sustained"] in (0, 3)
     assert "(1 detector runs)" in result.stdout  # 20 static captures at 10/s: no periodic check

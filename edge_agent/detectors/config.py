@@ -53,7 +53,14 @@ class DetectorConfig(BaseModel):
     delegate: DelegateName = Field(
         default="none", description="edgetpu: run an Edge TPU-compiled model on a Coral device"
     )
-    threads: int = Field(default=2, ge=1, le=16)
+    threads: int = Field(default=2, ge=1, le=16, description="CPU threads of each interpreter")
+    interpreters: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="copies of the model run side by side, each camera taking a free one: "
+        "with many cameras, one per core and threads 1",
+    )
     score_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
     label_offset: int = Field(
         default=0, description="label = labels[class_id + label_offset] (1 for a leading '???')"

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 from websockets.sync.client import ClientConnection, connect
+from websockets.uri import parse_uri
 
 from hub.config import HubSettings
 from hub.stream import routes as stream_routes
@@ -231,6 +238,78 @@ def test_batching_client_replays_and_follows_in_order(
     expected = [str(event.event_id) for event in before + during]
     assert [data["event_id"] for data in received] == expected
     assert received == listed(base_url, viewer)
+
+
+def test_a_screen_that_stops_reading_for_a_while_then_gets_everything_in_order(
+    sqlite_url: str,
+) -> None:
+    broadcaster = Broadcaster()
+    app = FastAPI()
+    padding = "x" * 20_000
+
+    @app.post("/publish-slowly/{count}")
+    async def publish_slowly(count: int) -> None:
+        for n in range(1, count + 1):
+            broadcaster.publish(StreamMessage(n, json.dumps({"n": n, "padding": padding})))
+            await asyncio.sleep(0)  # the senders run between publishes, as with live ingest
+
+    viewer = bearer(api_token(sqlite_url))
+    with opened_database(sqlite_url) as database:
+        install_auth(app, database, HubSettings(database_url=sqlite_url))
+        app.include_router(stream_routes.build_router(database, broadcaster))
+        with serving(app, ready) as base_url, SlowReader(stream_url(base_url), viewer) as reader:
+            # 600 frames of 20 kB (12 MB, more than the kernel buffers) while the reader reads
+            # nothing: the hub's transport fills and uvicorn pauses writing to it.
+            httpx.post(f"{base_url}/publish-slowly/600", headers=viewer).raise_for_status()
+            time.sleep(1.0)
+            received = reader.read_texts(600, RECEIVE_TIMEOUT_S)
+
+    assert [json.loads(text)["n"] for text in received] == list(range(1, 601))
+
+
+class SlowReader:
+    """A WebSocket client on a raw socket with a small receive buffer, reading only when told:
+    what a screen on a slow link looks like to the hub."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self._uri = parse_uri(url)
+        self._headers = headers
+        self._socket = socket.socket()
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self._protocol = ClientProtocol(self._uri)
+        self._texts: list[str] = []
+
+    def __enter__(self) -> SlowReader:
+        self._socket.connect((self._uri.host, self._uri.port))
+        request = self._protocol.connect()
+        for name, value in self._headers.items():
+            request.headers[name] = value
+        self._protocol.send_request(request)
+        self._socket.sendall(b"".join(self._protocol.data_to_send()))
+        # Read until the handshake's answer (and nothing much more, with this buffer).
+        while self._protocol.handshake_exc is None and self._protocol.state is State.CONNECTING:
+            self._receive(RECEIVE_TIMEOUT_S)
+        assert self._protocol.state is State.OPEN, self._protocol.handshake_exc
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._socket.close()
+
+    def read_texts(self, count: int, timeout: float) -> list[str]:
+        """Read until `count` text messages arrived in all; all of them."""
+        deadline = time.monotonic() + timeout
+        while len(self._texts) < count and time.monotonic() < deadline:
+            self._receive(deadline - time.monotonic())
+        return self._texts
+
+    def _receive(self, timeout: float) -> None:
+        self._socket.settimeout(max(timeout, 0.01))
+        self._protocol.receive_data(self._socket.recv(65536))
+        for event in self._protocol.events_received():
+            if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                self._texts.append(event.data.decode())
+        # Pongs to the hub's pings, if any.
+        self._socket.sendall(b"".join(self._protocol.data_to_send()))
 
 
 def ready(base_url: str) -> bool:

@@ -106,7 +106,7 @@ async def _until_client_leaves(websocket: WebSocket) -> None:
 
 
 class _Sender:
-    """Sends one client the replay it asked for, then the live log, each event id once."""
+    """Sends one client the replay it asked for, then every message of the live log once."""
 
     def __init__(
         self,
@@ -119,7 +119,8 @@ class _Sender:
         self._broadcaster = broadcaster
         self._subscription = subscription
         self._batch = batch
-        self._last_sent = 0
+        # The highest event id the replay sent: the live log repeats what was stored meanwhile.
+        self._replayed_to = 0
 
     async def run(self, database: Database, after_id: int | None) -> None:
         """Replay after after_id (if given), then follow the live log until the client leaves."""
@@ -140,12 +141,13 @@ class _Sender:
                     CLOSE_TRY_AGAIN_LATER, "too far behind: reconnect with after_id"
                 )
                 return
-            # Events stored while the replay ran arrive both ways; send each id once, in order.
-            # Messages without an id (incident changes) are not in the replayable sequence.
+            # Each position of the log is read once, so the live log needs no filter of its
+            # own: only events the replay already sent are left out. (Filtering on the highest
+            # id sent would drop an event published after a higher one.)
             fresh = [
                 message
                 for message in messages
-                if message.event_id is None or message.event_id > self._last_sent
+                if message.event_id is None or message.event_id > self._replayed_to
             ]
             if len(fresh) == len(messages):
                 await self._send(fresh, position)
@@ -160,17 +162,16 @@ class _Sender:
             await self._websocket.send_text(self._broadcaster.batch_frame(position, messages))
         else:
             await self._websocket.send_text(encode_batch(messages))
-        ids = [message.event_id for message in messages if message.event_id is not None]
-        if ids:
-            self._last_sent = ids[-1]
 
     async def _replay(self, database: Database, after_id: int) -> None:
-        self._last_sent = after_id
+        self._replayed_to = after_id
         while True:
-            page = await asyncio.to_thread(_replay_page, database, self._last_sent)
+            page = await asyncio.to_thread(_replay_page, database, self._replayed_to)
             step = FRAME_MESSAGES_MAX if self._batch else 1
             for start in range(0, len(page), step):
                 await self._send(page[start : start + step], None)
+            if page:
+                self._replayed_to = page[-1].event_id or self._replayed_to
             if len(page) < REPLAY_PAGE_SIZE:
                 return
 

@@ -72,11 +72,8 @@ def captured_times(frame: str) -> list[float]:
 
 async def _client(url: str, headers: dict[str, str], latencies: array, expected: int) -> bool:
     """Receive events until `expected` arrived or the connection closed; True if it stayed."""
-    # max_queue=None: a browser hands every frame to the page. With websockets' default (16
-    # frames, then it stops reading), some clients of a starved process stopped receiving for
-    # good in about one run of two, and in none of the runs since. The hub's side of a screen
-    # that stops reading is tested in tests/test_hub_stream.py: it gets everything once it
-    # reads again.
+    # max_queue=None: a browser hands every frame to the page; websockets' default (stop reading
+    # after 16 unread frames) is not what a screen does.
     async with connect(
         url, additional_headers=headers, compression=None, max_size=None, max_queue=None
     ) as ws:

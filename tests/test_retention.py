@@ -16,6 +16,7 @@ from hub.config import HubSettings
 from hub.db.engine import Database
 from hub.events.models import DeadLetter, Event
 from hub.incidents.models import Incident, IncidentEvent
+from hub.incidents.service import get_incident
 from hub.ingest.pipeline import IngestOptions, ReceivedMessage, ingest_batch
 from hub.retention.schedule import purge_once
 from hub.retention.service import IncidentMissing, purge_expired, set_legal_hold
@@ -132,6 +133,8 @@ def test_a_legal_hold_is_audited_and_access_logged(database):
     with database.sessions() as session:
         trail = audit_trail(session, "incident", incident_id)
         assert session.get(Incident, incident_id).legal_hold is True
+        # What the API and the stream show of the incident says so too.
+        assert get_incident(session, incident_id).legal_hold is True
         access = session.scalars(sa.select(AccessEntry)).one()
     hold = [entry for entry in trail if entry.action == "incident.legal_hold"]
     assert len(hold) == 1 and hold[0].actor == "ana" and hold[0].note == "court order 42"

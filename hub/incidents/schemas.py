@@ -49,6 +49,7 @@ class IncidentOut(BaseModel):
     updated_at: datetime
     closed_at: datetime | None
     details: dict = Field(description="Health incidents: the last health figures and reason.")
+    legal_hold: bool = Field(description="Kept past retention, with its events, until released.")
     checklist: list[ChecklistItemOut]
 
 

@@ -71,6 +71,9 @@ class HubSettings(BaseSettings):
     incident_group_radius_m: float = Field(DEFAULT_GROUP_RADIUS_M, ge=0.0, le=100_000.0)
     # Health: an agent unheard for this long is offline; the sweep looking for them runs this often.
     agent_stale_after_s: float = Field(60.0, gt=0.0, le=24 * 3600)
+    # The admin panel flags a camera dark for longer than this: a short outage is a glitch, a long
+    # one may be sabotage.
+    admin_camera_offline_alert_s: float = Field(300.0, gt=0.0, le=7 * 24 * 3600)
     health_sweep_interval_s: float = Field(10.0, gt=0.0, le=3600)
     # Retention (days since arrival), after CNIL guidance for video surveillance: images at most
     # 30 days unless an investigation needs them (legal hold); see docs/privacy.md.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from hub.admin.routes import CAMERA_OFFLINE_ALERT_S
 from tests.hubserver import add_user, hub_settings, logged_in_client, running_hub
 
 pytestmark = pytest.mark.mqtt
@@ -21,7 +20,13 @@ def test_the_panel_sends_anonymous_browsers_to_the_login_page(sqlite_url, mqtt_u
 
 
 def test_the_panel_page_forbids_inline_scripts_and_reads_its_settings(sqlite_url, mqtt_url):
-    settings = hub_settings(sqlite_url, mqtt_url, map_tile_url="", map_tile_attribution="none")
+    settings = hub_settings(
+        sqlite_url,
+        mqtt_url,
+        map_tile_url="",
+        map_tile_attribution="none",
+        admin_camera_offline_alert_s=900.0,
+    )
     with (
         running_hub(settings) as base_url,
         logged_in_client(base_url, add_user(sqlite_url, "viewer")) as client,
@@ -34,5 +39,5 @@ def test_the_panel_page_forbids_inline_scripts_and_reads_its_settings(sqlite_url
         config = client.get("/admin/config.json").json()
         assert config["tile_url"] == ""
         assert config["tile_attribution"] == "none"
-        assert config["camera_offline_alert_s"] == CAMERA_OFFLINE_ALERT_S
+        assert config["camera_offline_alert_s"] == 900.0
         assert client.get("/admin/static/no-such-file.js").status_code == 404

@@ -19,9 +19,6 @@ PAGE_SECURITY_POLICY = (
     "connect-src 'self'; media-src 'none'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# A camera dark for longer than this is flagged on the fleet page: a short outage is a glitch,
-# a long one may be sabotage.
-CAMERA_OFFLINE_ALERT_S = 300.0
 # How often the fleet page re-reads agents and cameras between health incidents.
 FLEET_REFRESH_S = 5.0
 
@@ -40,7 +37,7 @@ def install(app: FastAPI, settings: HubSettings) -> None:
     config = AdminConfig(
         tile_url=settings.map_tile_url,
         tile_attribution=settings.map_tile_attribution,
-        camera_offline_alert_s=CAMERA_OFFLINE_ALERT_S,
+        camera_offline_alert_s=settings.admin_camera_offline_alert_s,
         fleet_refresh_s=FLEET_REFRESH_S,
     )
 

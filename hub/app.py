@@ -160,6 +160,10 @@ class HubRuntime:
                 shared_group=settings.mqtt_shared_group,
                 session_expiry_s=settings.mqtt_session_expiry_s,
                 extra_topics=(settings.frigate.topic,) if settings.frigate.enabled else (),
+                username=settings.mqtt_username,
+                password=(
+                    settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+                ),
             ),
             sessions=self._database.sessions,
             options=IngestOptions(

@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -40,6 +40,9 @@ class HubSettings(BaseSettings):
     mqtt_url: str = f"mqtt://127.0.0.1:{DEFAULT_MQTT_PORT}"
     mqtt_embedded: bool = False
     mqtt_client_id: str = Field("vigie-hub", min_length=1, max_length=128)
+    # The hub's account when the broker refuses anonymous clients (mqtt_password needs it).
+    mqtt_username: str | None = Field(None, min_length=1, max_length=128)
+    mqtt_password: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(8000, ge=1, le=65535)
     # Per-message deflate on /ws/events. Off: an event is about 600 bytes, and deflating it once
@@ -112,6 +115,12 @@ class HubSettings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"bad port: {exc}") from None
         return url
+
+    @model_validator(mode="after")
+    def _password_needs_username(self) -> HubSettings:
+        if self.mqtt_password is not None and self.mqtt_username is None:
+            raise ValueError("mqtt_password is set without mqtt_username: set both or neither")
+        return self
 
     @model_validator(mode="after")
     def _shared_group_needs_mqtt_v5(self) -> HubSettings:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -53,6 +53,9 @@ class BrokerSession:
     session_expiry_s: int = 7 * 24 * 3600
     # Topics outside the v1 grammar to ingest too (a Frigate NVR's events).
     extra_topics: tuple[str, ...] = ()
+    # The hub's own account on a broker that refuses anonymous clients.
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
 
     def topic_filters(self) -> list[str]:
         """Every v1 kind's filter, under $share/<group>/ when replicas share the ingest."""
@@ -182,6 +185,8 @@ class EventConsumer:
                 protocol=mqtt.MQTTv311,
                 manual_ack=True,
             )
+        if self._broker.username is not None:
+            client.username_pw_set(self._broker.username, self._broker.password)
         client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         client.on_connect = self._handle_connect
         client.on_connect_fail = self._handle_connect_fail

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +15,7 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from websockets.sync.client import connect
 
 from tests.hubserver import make_event, topic_of
 
@@ -88,3 +91,40 @@ def publish(
     for info in infos:
         info.wait_for_publish(PUBLISH_TIMEOUT_S)
     return first
+
+
+class StreamClient:
+    """A /ws/events client in a thread, recording each event's id, latency and receipt time."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self._websocket = connect(url, additional_headers=headers, max_size=None)
+        self.event_ids: list[str] = []
+        self.latencies_s: list[float] = []
+        self.last_receipt = 0.0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for text in self._websocket:
+                received = time.time()
+                message = json.loads(text)
+                if message["type"] != "event":
+                    continue
+                captured = datetime.fromisoformat(message["data"]["captured_at"])
+                self.event_ids.append(message["data"]["event_id"])
+                self.latencies_s.append(received - captured.timestamp())
+                self.last_receipt = received
+        except Exception:  # the connection closing ends the reading
+            return
+
+    def wait_for(self, count: int, timeout: float) -> None:
+        """Block until `count` events arrived in total, or `timeout` seconds passed."""
+        deadline = time.monotonic() + timeout
+        while len(self.latencies_s) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._websocket.close()
+        self._thread.join(5)

@@ -22,16 +22,14 @@ import time
 import uuid
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from websockets.sync.client import connect
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import Payloads, machine, paho_client, publish  # noqa: E402
+from bench.common import Payloads, StreamClient, machine, paho_client, publish  # noqa: E402
 from tests.hubserver import api_token, bearer, hub_process  # noqa: E402
 from tests.services import mosquitto_broker, postgis_cluster  # noqa: E402
 
@@ -53,44 +51,9 @@ class StepResult:
     replicas: int = 1
 
 
-class StreamReceiver:
-    """Receives /ws/events in a thread, recording each event's latency."""
-
-    def __init__(self, url: str, headers: dict[str, str]) -> None:
-        self._websocket = connect(url, additional_headers=headers, max_size=None)
-        self.latencies_s: list[float] = []
-        self.last_receipt = 0.0
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            for text in self._websocket:
-                received = time.time()
-                message = json.loads(text)
-                if message["type"] != "event":
-                    continue
-                captured = datetime.fromisoformat(message["data"]["captured_at"])
-                self.latencies_s.append(received - captured.timestamp())
-                self.last_receipt = received
-        except Exception:  # the connection closing ends the reading
-            return
-
-    def wait_for(self, count: int) -> None:
-        """Block until `count` events arrived in total, or RECEIVE_TIMEOUT_S passed."""
-        deadline = time.monotonic() + RECEIVE_TIMEOUT_S
-        while len(self.latencies_s) < count and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._websocket.close()
-        self._thread.join(5)
-
-
 def measure_step(
     client: mqtt.Client,
-    receiver: StreamReceiver,
+    receiver: StreamClient,
     payloads: Payloads,
     backend: str,
     start: int,
@@ -100,7 +63,7 @@ def measure_step(
     """Publish `count` events at `rate`, wait for them on the stream, and summarise."""
     already = len(receiver.latencies_s)
     first = publish(client, payloads.topic, payloads, start, count, rate)
-    receiver.wait_for(already + count)
+    receiver.wait_for(already + count, RECEIVE_TIMEOUT_S)
     latencies = receiver.latencies_s[already:]
     elapsed = max(receiver.last_receipt - first, 1e-9)
     quantiles = (
@@ -167,7 +130,7 @@ def run_backend(
             )[1]
             for index in range(replicas)
         ]
-        receiver = StreamReceiver(f"ws{urls[0][4:]}/ws/events", bearer(api_token(database_url)))
+        receiver = StreamClient(f"ws{urls[0][4:]}/ws/events", bearer(api_token(database_url)))
         try:
             with paho_client(mqtt_url) as client:
                 start = 0

@@ -20,18 +20,17 @@ import signal
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
-from websockets.sync.client import connect
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import StreamClient  # noqa: E402
 from edge_agent.outbox import Outbox  # noqa: E402
 from hub.events.models import Event  # noqa: E402
 from tests.conftest import assets_dir  # noqa: E402
@@ -49,35 +48,6 @@ from tests.test_faults import SyntheticAgent, confirmed_ids, start_agent_process
 
 SETTLE_TIMEOUT_S = 120.0
 AGENT_STOP_TIMEOUT_S = 30.0
-
-
-class StreamClient:
-    """A /ws/events client in a thread, recording each event id and its latency."""
-
-    def __init__(self, url: str, headers: dict[str, str]) -> None:
-        self._websocket = connect(url, additional_headers=headers, max_size=None)
-        self.event_ids: list[str] = []
-        self.latencies_s: list[float] = []
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            for text in self._websocket:
-                received = time.time()
-                message = json.loads(text)
-                if message["type"] != "event":
-                    continue
-                captured = datetime.fromisoformat(message["data"]["captured_at"])
-                self.event_ids.append(message["data"]["event_id"])
-                self.latencies_s.append(received - captured.timestamp())
-        except Exception:  # the connection closing ends the reading
-            return
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._websocket.close()
-        self._thread.join(5)
 
 
 def rss_mb(pid: int) -> float:

@@ -3,6 +3,7 @@ shares: letterboxed input, decoding to input pixels, per-class NMS, boxes back o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -151,8 +152,8 @@ class RawHead(Protocol):
 
 
 @dataclass(frozen=True)
-class Yolov5Head:
-    """YOLOv5-style rows (cx, cy, w, h, objectness, class scores), anchors x cells of them."""
+class _YoloHead:
+    """What YOLOv5 and YOLOv8 heads share: input size, cells, NMS and output conventions."""
 
     width: int
     height: int
@@ -160,6 +161,25 @@ class Yolov5Head:
     nms_iou: float
     box_units: BoxUnits = "auto"
     score_format: ScoreFormat = "auto"
+
+    def _decode_with(
+        self, decoder: Callable[..., Decoded], output: np.ndarray, threshold: float
+    ) -> Decoded:
+        return decoder(
+            output[0],
+            self.width,
+            self.height,
+            threshold,
+            self.nms_iou,
+            self.box_units,
+            self.score_format,
+        )
+
+
+@dataclass(frozen=True)
+class Yolov5Head(_YoloHead):
+    """YOLOv5-style rows (cx, cy, w, h, objectness, class scores), anchors x cells of them."""
+
     display_name: str = "YOLOv5"
 
     def expected_shape(self) -> str:
@@ -174,27 +194,13 @@ class Yolov5Head:
 
     def decode(self, output: np.ndarray, score_threshold: float) -> Decoded:
         """Boxes [x0, y0, x1, y1] in input pixels, scores and class ids after NMS."""
-        return decode_yolov5(
-            output[0],
-            self.width,
-            self.height,
-            score_threshold,
-            self.nms_iou,
-            self.box_units,
-            self.score_format,
-        )
+        return self._decode_with(decode_yolov5, output, score_threshold)
 
 
 @dataclass(frozen=True)
-class Yolov8Head:
+class Yolov8Head(_YoloHead):
     """YOLOv8-style columns: (cx, cy, w, h, class scores) by cell, no objectness."""
 
-    width: int
-    height: int
-    cells: int
-    nms_iou: float
-    box_units: BoxUnits = "auto"
-    score_format: ScoreFormat = "auto"
     display_name: str = "YOLOv8"
 
     def expected_shape(self) -> str:
@@ -207,15 +213,7 @@ class Yolov8Head:
 
     def decode(self, output: np.ndarray, score_threshold: float) -> Decoded:
         """Boxes [x0, y0, x1, y1] in input pixels, scores and class ids after NMS."""
-        return decode_yolov8(
-            output[0],
-            self.width,
-            self.height,
-            score_threshold,
-            self.nms_iou,
-            self.box_units,
-            self.score_format,
-        )
+        return self._decode_with(decode_yolov8, output, score_threshold)
 
 
 def has_anchors(rows: int, cells: int) -> bool:

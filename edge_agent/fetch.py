@@ -53,6 +53,8 @@ def download_verified(url: str, dest: Path, sha256: str, timeout_s: float = 60.0
             for chunk in response.iter_bytes():
                 out.write(chunk)
         verify(Path(partial), sha256)
+        # mkstemp makes it private (0600); the agent may run as another user (vigie) than root.
+        os.chmod(partial, 0o644)
         os.replace(partial, dest)
     finally:
         if os.path.exists(partial):

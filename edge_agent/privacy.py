@@ -1,8 +1,8 @@
 """Privacy at the edge: masks blacked out on every frame, faces and bystanders blurred in snapshots.
 
-The face detector is MediaPipe's BlazeFace full-range model (Apache-2.0), shipped in
-`privacy_models/` (see its README): opencv-python-headless 5 ships neither Haar cascades nor a
-YuNet model, and nothing may be downloaded at run time.
+The face detector is MediaPipe's BlazeFace full-range model (Apache-2.0), fetched once by
+`vigie-agent fetch-face-model` (provenance and pins: edge_agent/face_model.py); the agent refuses
+to start without it when a camera blurs faces, and never downloads it at run time.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_agent.config import PrivacyConfig
+from edge_agent.config import AgentConfig, PrivacyConfig
 from edge_agent.detectors.runtime import RuntimeName, load_model
+from edge_agent.face_model import check_face_model, default_face_model
 
-FACE_MODEL = Path(__file__).resolve().parent / "privacy_models" / "face_detection_full_range.tflite"
 # BlazeFace full-range: a 192x192 input, one anchor per cell of a 48x48 grid (stride 4).
 FACE_INPUT_SIZE = 192
 FACE_GRID = 48
@@ -70,12 +70,12 @@ def _mosaic(region: np.ndarray) -> np.ndarray:
 
 
 class FaceDetector:
-    """Faces in a BGR frame, as normalised boxes, by the shipped BlazeFace full-range model."""
+    """Faces in a BGR frame, as normalised boxes, by the BlazeFace full-range model."""
 
     def __init__(
-        self, min_score: float, model_path: Path = FACE_MODEL, runtime: RuntimeName = "auto"
+        self, min_score: float, model_path: Path | None = None, runtime: RuntimeName = "auto"
     ) -> None:
-        model = load_model(model_path, runtime, threads=1)
+        model = load_model(model_path or default_face_model(), runtime, threads=1)
         self._interpreter = model.interpreter
         self._input = self._interpreter.get_input_details()[0]["index"]
         outputs = self._interpreter.get_output_details()
@@ -145,3 +145,10 @@ def anonymise_snapshot(
     if config.blur_faces and faces:
         image = blur_boxes(image, faces, margin=FACE_MARGIN)
     return image
+
+
+def require_face_model(config: AgentConfig) -> None:
+    """Refuse to start (FaceModelError) when a camera blurs faces and face_model is not usable."""
+    # Without the model a snapshot would leave with its faces clear: never start like that.
+    if any(camera.snapshot.enabled and camera.privacy.blur_faces for camera in config.cameras):
+        check_face_model(config.face_model)

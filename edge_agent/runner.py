@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -20,9 +21,15 @@ from edge_agent.health import CameraStats, HealthMonitor, TimedDetector
 from edge_agent.motion import MotionGate
 from edge_agent.outbox import Outbox
 from edge_agent.policy import Threat, ThreatPolicy, threat_event
-from edge_agent.privacy import Box, FaceDetector, anonymise_snapshot, mask_frame
+from edge_agent.privacy import (
+    Box,
+    FaceDetector,
+    anonymise_snapshot,
+    mask_frame,
+    require_face_model,
+)
 from edge_agent.publisher import Publisher
-from edge_agent.snapshot import DrawnBox, render_snapshot, snapshot_topic
+from edge_agent.snapshot import DrawnBox, fit_width, render_snapshot, snapshot_topic
 from edge_agent.sources import Frame, open_source
 from vigie_contract import EventV1, ModelInfo, SnapshotRef, event_topic
 
@@ -76,6 +83,7 @@ class CameraPipeline:
         detector: SharedDetector | Detector,
         model: ModelInfo,
         label_groups: Mapping[str, Sequence[str]] = DEFAULT_LABEL_GROUPS,
+        face_model: Path | None = None,
     ) -> None:
         self.camera = camera
         self.agent_id = agent_id
@@ -87,7 +95,9 @@ class CameraPipeline:
         self.stats = PipelineStats()
         # One face model per camera thread: TFLite interpreters are not thread-safe.
         blurs_faces = camera.snapshot.enabled and camera.privacy.blur_faces
-        self.faces = FaceDetector(camera.privacy.face_min_score) if blurs_faces else None
+        self.faces = (
+            FaceDetector(camera.privacy.face_min_score, face_model) if blurs_faces else None
+        )
 
     def process(self, frame: Frame) -> list[Alert]:
         """The alerts one frame confirms (none when motion gating skips the detector)."""
@@ -103,13 +113,16 @@ class CameraPipeline:
         threats = self.policy.observe(detections, frame.captured_at)
         if not threats:
             return []
-        # Once per frame, however many threats it confirms: each snapshot blurs the same faces.
+        # Once per frame, however many threats it confirms: each snapshot blurs the same faces,
+        # found on the full frame, in the same frame scaled down to the snapshot's width.
         faces = self.faces.detect(image) if self.faces is not None else []
-        return [self._alert(threat, image, faces) for threat in threats]
+        snapshot = self.camera.snapshot
+        scene = fit_width(image, snapshot.max_width) if snapshot.enabled else image
+        return [self._alert(threat, scene, faces) for threat in threats]
 
-    def _alert(self, threat: Threat, image: np.ndarray, faces: Sequence[Box]) -> Alert:
+    def _alert(self, threat: Threat, scene: np.ndarray, faces: Sequence[Box]) -> Alert:
         event_id = uuid.uuid4()
-        snapshot = self._snapshot(threat, image, faces)
+        snapshot = self._snapshot(threat, scene, faces)
         reference = None
         if snapshot is not None:
             topic = snapshot_topic(self.agent_id, self.camera.id, event_id)
@@ -125,7 +138,7 @@ class CameraPipeline:
         )
         return Alert(event=event, snapshot=snapshot)
 
-    def _snapshot(self, threat: Threat, image: np.ndarray, faces: Sequence[Box]) -> bytes | None:
+    def _snapshot(self, threat: Threat, scene: np.ndarray, faces: Sequence[Box]) -> bytes | None:
         if not self.camera.snapshot.enabled:
             return None
         boxes = [
@@ -140,7 +153,7 @@ class CameraPipeline:
             and track.detection.label == "person"
             and track.track_id != threat.track_id
         ]
-        private = anonymise_snapshot(image, self.camera.privacy, faces, bystanders)
+        private = anonymise_snapshot(scene, self.camera.privacy, faces, bystanders)
         snapshot = render_snapshot(private, boxes, self.camera.snapshot)
         if snapshot is None:
             logger.warning(
@@ -155,6 +168,7 @@ class CameraPipeline:
 def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
     """Run every camera until its media ends or `stop` is set, then until the outbox is drained."""
     stop = stop or threading.Event()
+    require_face_model(config)
     detector = SharedDetector(
         [create_detector(config.detector) for _ in range(config.detector.interpreters)]
     )
@@ -181,7 +195,11 @@ def run_agent(config: AgentConfig, stop: threading.Event | None = None) -> None:
             threading.Thread(
                 target=run_camera,
                 args=(camera, config.agent_id, detector, model, publisher, stop),
-                kwargs={"label_groups": config.label_groups, "stats": camera_stats},
+                kwargs={
+                    "label_groups": config.label_groups,
+                    "stats": camera_stats,
+                    "face_model": config.face_model,
+                },
                 name=f"camera-{camera.id}",
                 daemon=True,
             )
@@ -236,6 +254,7 @@ def run_camera(
     stop: threading.Event,
     label_groups: Mapping[str, Sequence[str]] = DEFAULT_LABEL_GROUPS,
     stats: CameraStats | None = None,
+    face_model: Path | None = None,
 ) -> None:
     """Capture, detect and confirm threats for one camera until its source ends; never raises.
 
@@ -244,7 +263,7 @@ def run_camera(
     stats = stats or CameraStats(camera.id, camera.source.offline_after_s)
     try:
         timed = TimedDetector(detector, stats)
-        pipeline = CameraPipeline(camera, agent_id, timed, model, label_groups)
+        pipeline = CameraPipeline(camera, agent_id, timed, model, label_groups, face_model)
         _capture_loop(camera, pipeline, publisher, stop, stats)
     except Exception:
         # One broken camera must not take the agent's other cameras down with it.

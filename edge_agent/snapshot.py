@@ -37,7 +37,7 @@ def render_snapshot(
     frame_bgr: np.ndarray, boxes: Sequence[DrawnBox], config: SnapshotConfig
 ) -> bytes | None:
     """The frame as a JPEG of at most config.max_bytes with boxes drawn, or None if none fits."""
-    image = _fit_width(frame_bgr, config.max_width)
+    image = fit_width(frame_bgr, config.max_width)
     quality = config.quality
     while True:
         drawn = draw_boxes(image, boxes)
@@ -48,7 +48,7 @@ def render_snapshot(
         if quality > LOWEST_QUALITY:
             quality = max(LOWEST_QUALITY, quality - QUALITY_STEP)
         elif image.shape[1] > 160:
-            image = _fit_width(image, image.shape[1] // 2)
+            image = fit_width(image, image.shape[1] // 2)
         else:
             return None
 
@@ -86,9 +86,13 @@ def _caption(
     )
 
 
-def _fit_width(image_bgr: np.ndarray, max_width: int) -> np.ndarray:
+def fit_width(image_bgr: np.ndarray, max_width: int) -> np.ndarray:
+    """The image scaled down to `max_width` pixels wide (kept as is if it is narrower)."""
     height, width = image_bgr.shape[:2]
     if width <= max_width:
         return image_bgr
     size = (max_width, max(1, round(height * max_width / width)))
-    return cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA)
+    # Area averaging only where linear would skip pixels (halving or more): on the usual mild
+    # shrink (a 768-pixel frame to 640) it costs 5 times the CPU of linear for no visible gain.
+    interpolation = cv2.INTER_AREA if 2 * max_width <= width else cv2.INTER_LINEAR
+    return cv2.resize(image_bgr, size, interpolation=interpolation)

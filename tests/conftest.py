@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from edge_agent.face_model import default_face_model
 from tests.services import mosquitto_broker, postgis_cluster
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +40,15 @@ def media(assets: Path) -> Path:
 def models(assets: Path) -> Path:
     """The shared real detector models."""
     return assets / "models"
+
+
+@pytest.fixture(scope="session")
+def face_model() -> Path:
+    """The face-blurring model where the agent looks by default (put there by `make test`)."""
+    path = default_face_model()
+    if not path.is_file():
+        pytest.fail(f"no face model at {path}: run `vigie-agent fetch-face-model` (make test does)")
+    return path
 
 
 @pytest.fixture(scope="session")

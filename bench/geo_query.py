@@ -7,7 +7,9 @@ ANALYZE and CHECKPOINT. It times the hub's own query code, find_events on a sess
 /api/events runs it: the newest page around random points of the city, per query kind, after a
 warm-up. Every page is checked against the newest matching ids computed with numpy from every
 stored lat/lon. The same queries are then timed over HTTP (GET /api/events on an in-process hub
-with its own Mosquitto), unless --http-queries 0.
+with its own Mosquitto), unless --http-queries 0. Before timing, the collector is set up as
+`vigie-hub serve` sets it (hub.heap: start-up objects frozen out of collections); each kind
+reports the full collections that still ran during its timed queries.
 
     .venv/bin/python bench/geo_query.py [--events 1000000] [--queries 150] [--limit 100]
 
@@ -17,6 +19,7 @@ The last line is one parseable summary: BENCH_SUMMARY {json}.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import random
@@ -49,6 +52,7 @@ from hub.events.service import (  # noqa: E402
     PageRequest,
     find_events,
 )
+from hub.heap import settle_heap  # noqa: E402
 from tests.hubserver import api_token, bearer, hub_settings, opened_database, running_hub  # noqa: E402
 from tests.services import mosquitto_broker, postgis_cluster  # noqa: E402
 
@@ -154,6 +158,7 @@ class KindResult:
     matched_max: int
     returned_mean: float
     wrong_pages: int
+    full_gcs: int
 
 
 def inside(lats: np.ndarray, lons: np.ndarray, filters: EventFilters) -> np.ndarray:
@@ -172,6 +177,18 @@ def inside(lats: np.ndarray, lons: np.ndarray, filters: EventFilters) -> np.ndar
         & (lons >= box.min_lon)
         & (lons <= box.max_lon)
     )
+
+
+class FullCollections:
+    """A gc callback counting the collector's full (generation 2) collections."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        """Count one more full collection as it starts."""
+        if phase == "start" and info["generation"] == 2:
+            self.count += 1
 
 
 class StoredPoints:
@@ -300,16 +317,25 @@ def page_is_right(events: list[StoredEvent], filters: EventFilters, expected: np
     )
 
 
-def measure(workload: Workload, via: str, fetch: Fetch, queries: int, limit: int) -> KindResult:
+def measure(
+    workload: Workload,
+    via: str,
+    fetch: Fetch,
+    queries: int,
+    limit: int,
+    collections: FullCollections,
+) -> KindResult:
     """Warm up, then time the first `queries` pages and check each against the reference."""
     kind = workload.kind
     for lat, lon in workload.warmup:
         fetch(kind.filters(lat, lon), limit)
-    latencies, returned, wrong = [], [], 0
+    latencies, returned, wrong, full_gcs = [], [], 0, 0
     matches = workload.matches[:queries]
     for (lat, lon), matching in zip(workload.timed[:queries], matches, strict=True):
         filters = kind.filters(lat, lon)
+        before = collections.count
         elapsed_ms, events = fetch(filters, limit)
+        full_gcs += collections.count - before
         latencies.append(elapsed_ms)
         returned.append(len(events))
         wrong += not page_is_right(events, filters, matching[:limit])
@@ -327,6 +353,7 @@ def measure(workload: Workload, via: str, fetch: Fetch, queries: int, limit: int
         matched_max=max(counts),
         returned_mean=round(statistics.fmean(returned), 1),
         wrong_pages=wrong,
+        full_gcs=full_gcs,
     )
 
 
@@ -359,7 +386,8 @@ def format_result(result: KindResult) -> str:
         f"{result.via:7} {result.kind:11}: {result.queries:3} queries, "
         f"p50 {result.p50_ms:6.2f} ms, p99 {result.p99_ms:6.2f} ms, max {result.max_ms:6.2f} ms "
         f"(p99 {verdict} {TARGET_MS:g} ms); matched median {result.matched_median:6}, "
-        f"max {result.matched_max:6}; {result.returned_mean:g} per page{wrong}"
+        f"max {result.matched_max:6}; {result.returned_mean:g} per page; "
+        f"{result.full_gcs} full gc{wrong}"
     )
 
 
@@ -385,12 +413,17 @@ def make_workloads(database: Database, args: argparse.Namespace) -> list[Workloa
 
 
 def run_all(
-    workloads: list[Workload], via: str, fetch: Fetch, queries: int, limit: int
+    workloads: list[Workload],
+    via: str,
+    fetch: Fetch,
+    args: argparse.Namespace,
+    collections: FullCollections,
 ) -> list[KindResult]:
     """Measure every workload through `fetch`, printing a line for each."""
+    queries = args.queries if via == "service" else args.http_queries
     results = []
     for workload in workloads:
-        result = measure(workload, via, fetch, queries, limit)
+        result = measure(workload, via, fetch, queries, args.limit, collections)
         print(format_result(result), flush=True)
         results.append(result)
     return results
@@ -455,8 +488,14 @@ def main(argv: list[str] | None = None) -> int:
             for workload in loads:
                 plan = explain(database, workload.kind, workload.timed[0], args.limit)
                 print(f"plan of {workload.kind.name}:\n{plan}")
+        collections = FullCollections()
+        gc.callbacks.append(collections)
+        stack.callback(gc.callbacks.remove, collections)
+        # As `vigie-hub serve` does: a full collection over the 150,000 or so objects the hub's
+        # modules leave took 60 to 90 ms, and such a pause made the p99 of any kind it fell in.
+        settle_heap()
         fetch = service_fetch(database)
-        results = run_all(loads, "service", fetch, args.queries, args.limit)
+        results = run_all(loads, "service", fetch, args, collections)
         if args.http_queries:
             broker = stack.enter_context(mosquitto_broker())
             base_url = stack.enter_context(running_hub(hub_settings(url, broker.url)))
@@ -464,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
                 httpx.Client(base_url=base_url, headers=bearer(api_token(url)), timeout=30)
             )
             fetch = http_fetch(client)
-            results += run_all(loads, "http", fetch, args.http_queries, args.limit)
+            results += run_all(loads, "http", fetch, args, collections)
         summary["results"] = [asdict(result) for result in results]
     print("BENCH_SUMMARY " + json.dumps(summary, separators=(",", ":")))
     return 0

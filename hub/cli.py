@@ -12,6 +12,7 @@ from hub.agents.provisioning import add_agent_command
 from hub.app import create_app
 from hub.config import SettingsError, load_settings
 from hub.db.commands import add_migrate_command
+from hub.heap import settle_heap
 from hub.users.commands import add_user_commands
 
 NOISY_LOGGERS = ("amqtt", "transitions")
@@ -27,8 +28,11 @@ def _serve(args: argparse.Namespace) -> int:
     # log_config=None: uvicorn's loggers then share the root handler configured in main().
     # proxy_headers=False: whether X-Forwarded-* is believed is the hub's own setting
     # (auth_trust_forwarded_headers), not uvicorn's default trust of 127.0.0.1.
+    app = create_app(settings)
+    # After every module and model is loaded: start-up objects stay out of every collection.
+    settle_heap()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,

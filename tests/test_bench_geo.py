@@ -60,6 +60,9 @@ def test_geo_bench_smoke_run_prints_a_complete_summary() -> None:
     assert all(step["wrong_pages"] == 0 for step in results)
     assert all(0 < step["p50_ms"] <= step["p99_ms"] <= step["max_ms"] for step in results)
     assert all(0 <= step["returned_mean"] <= min(100, step["matched_max"]) for step in results)
+    # The full collections that ran inside timed queries are counted, none hidden.
+    assert all(isinstance(step["full_gcs"], int) and step["full_gcs"] >= 0 for step in results)
+    assert all("full gc" in line for line in lines if line.startswith(("service ", "http ")))
     # 5,000 events over the city: a 5 km box always holds more than a page.
     five_km = [step for step in results if step["kind"] == "bbox_5km"]
     assert all(step["matched_median"] > 100 and step["returned_mean"] == 100 for step in five_km)

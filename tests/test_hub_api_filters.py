@@ -141,6 +141,27 @@ def test_keyset_pages_cover_every_match_once_in_order(
     assert forward[0].id == pages[0][0]
 
 
+@pytest.mark.parametrize(
+    "filters",
+    [EventFilters(near=Circle(*PARIS, 1200)), EventFilters(bbox=BoundingBox(2.3, 48.8, 2.4, 48.9))],
+    ids=["radius", "bbox"],
+)
+def test_spatial_keyset_pages_go_both_ways_in_order(
+    seeded: tuple[Database, dict[str, EventV1]], filters: EventFilters
+) -> None:
+    """Spatial pages pick their ids first: the page bounds and direction apply to that pick."""
+    database, _ = seeded
+    with database.sessions() as session:
+        everything = [item.id for item in find_events(session, filters, PageRequest(limit=1000))]
+        newest = find_events(session, filters, PageRequest(limit=2))
+        older = find_events(session, filters, PageRequest(limit=2, before_id=newest[-1].id))
+        forward = find_events(session, filters, PageRequest(limit=2, after_id=everything[-1]))
+
+    assert len(everything) == 4
+    assert [item.id for item in newest + older] == everything
+    assert [item.id for item in forward] == everything[-2:-4:-1]
+
+
 @pytest.fixture
 def hub(database_url: str, mqtt_url: str) -> Iterator[tuple[str, dict[str, str], dict]]:
     """A running hub over the fixtures: its URL, a viewer's headers and the fixtures."""

@@ -13,7 +13,10 @@ from sqlalchemy.exc import StatementError
 from hub.db.engine import Database
 from hub.events.models import DEAD_LETTER_PAYLOAD_LIMIT
 from hub.events.service import (
+    BOUNDS_MARGIN_DEG,
     EARTH_RADIUS_M,
+    Circle,
+    circle_bounds,
     events_within_radius,
     list_dead_letters,
     list_events,
@@ -127,10 +130,64 @@ def test_radius_query_across_the_antimeridian_and_near_a_pole(database: Database
 
     with database.sessions() as session:
         across = events_within_radius(session, -16.5, -179.9999, radius_m=500)
+        across_from_west = events_within_radius(session, -16.5, 179.9999, radius_m=500)
         polar = events_within_radius(session, 89.9999, 90.0, radius_m=500)
 
     assert {item.event_id for item in across} == {fiji_west.event_id, fiji_east.event_id}
+    assert {item.event_id for item in across_from_west} == {
+        fiji_west.event_id,
+        fiji_east.event_id,
+    }
     assert {item.event_id for item in polar} == {near_pole.event_id, other_side_of_pole.event_id}
+
+
+def destination(lat: float, lon: float, bearing_deg: float, distance_m: float) -> tuple:
+    """The point distance_m metres from (lat, lon) along the initial bearing, on the sphere."""
+    phi, theta, delta = math.radians(lat), math.radians(bearing_deg), distance_m / EARTH_RADIUS_M
+    phi2 = math.asin(
+        math.sin(phi) * math.cos(delta) + math.cos(phi) * math.sin(delta) * math.cos(theta)
+    )
+    dlambda = math.atan2(
+        math.sin(theta) * math.sin(delta) * math.cos(phi),
+        math.cos(delta) - math.sin(phi) * math.sin(phi2),
+    )
+    return math.degrees(phi2), lon + math.degrees(dlambda)
+
+
+@pytest.mark.parametrize(
+    "circle",
+    [Circle(*PARIS, 1000), Circle(70.0, 20.0, 100_000), Circle(-45.0, -60.0, 25)],
+    ids=["paris_1km", "north_70_100km", "south_45_25m"],
+)
+def test_circle_bounds_is_the_tightest_box_around_the_circle(circle: Circle) -> None:
+    edge = [
+        destination(circle.lat, circle.lon, step / 40, circle.radius_m) for step in range(14400)
+    ]
+    lats, lons = [lat for lat, _ in edge], [lon for _, lon in edge]
+    box = circle_bounds(circle)
+
+    assert box.min_lon < box.max_lon
+    assert box.min_lat <= min(lats) and max(lats) <= box.max_lat
+    assert box.min_lon <= min(lons) and max(lons) <= box.max_lon
+    # Tight: on each side, an edge point lies within a millionth of the box's span of it.
+    lat_slack = BOUNDS_MARGIN_DEG + 1e-6 * (box.max_lat - box.min_lat)
+    lon_slack = BOUNDS_MARGIN_DEG + 1e-6 * (box.max_lon - box.min_lon)
+    assert min(lats) - box.min_lat < lat_slack and box.max_lat - max(lats) < lat_slack
+    assert min(lons) - box.min_lon < lon_slack and box.max_lon - max(lons) < lon_slack
+
+
+def test_circle_bounds_wrap_past_the_antimeridian_and_open_at_the_poles() -> None:
+    east_of_it = circle_bounds(Circle(-16.5, -179.9999, 500))
+    west_of_it = circle_bounds(Circle(-16.5, 179.9999, 500))
+    north_pole = circle_bounds(Circle(89.9999, 90.0, 500))
+    south_pole = circle_bounds(Circle(-89.999, 0.0, 200))
+
+    # min_lon > max_lon: the box runs east from min_lon across 180 to max_lon.
+    assert 179.99 < east_of_it.min_lon < 180.0 and -180.0 < east_of_it.max_lon < -179.99
+    assert 179.99 < west_of_it.min_lon < 180.0 and -180.0 < west_of_it.max_lon < -179.99
+    assert (north_pole.min_lon, north_pole.max_lon, north_pole.max_lat) == (-180.0, 180.0, 90.0)
+    assert (south_pole.min_lon, south_pole.max_lon, south_pole.min_lat) == (-180.0, 180.0, -90.0)
+    assert north_pole.min_lat == pytest.approx(89.9999 - 500 / (EARTH_RADIUS_M * math.pi / 180))
 
 
 @pytest.mark.postgis

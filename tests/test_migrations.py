@@ -73,6 +73,31 @@ def test_postgis_points_are_generated_and_indexed(postgis_url):
         database.close()
 
 
+@pytest.mark.postgis
+def test_events_lat_lon_index_holds_the_id_from_0003_on(postgis_url):
+    """Ids-first spatial pages need the id in ix_events_lat_lon; downgrading 0003 removes it.
+
+    Alembic's comparison leaves INCLUDE columns out, so this checks what the other test cannot.
+    """
+    database = open_database(postgis_url)
+    try:
+        migrate.upgrade(database.engine)
+        upgraded = _index_definition(database.engine, "ix_events_lat_lon")
+        migrate.downgrade(database.engine, "0002_privacy")
+        downgraded = _index_definition(database.engine, "ix_events_lat_lon")
+    finally:
+        database.close()
+    assert upgraded.endswith("USING btree (lat, lon) INCLUDE (id)")
+    assert downgraded.endswith("USING btree (lat, lon)")
+
+
+def _index_definition(engine: sa.Engine, name: str) -> str:
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": name}
+        ).scalar_one()
+
+
 def test_upgrade_is_idempotent(sqlite_url):
     """Running upgrade head twice (every hub start-up does) changes nothing."""
     database = open_database(sqlite_url)

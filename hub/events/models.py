@@ -22,7 +22,9 @@ class Event(Base):
     # AUTOINCREMENT keeps SQLite from reusing the highest id after a delete: ids never go back.
     __table_args__ = (
         sa.Index("ix_events_captured_at", "captured_at"),
-        sa.Index("ix_events_lat_lon", "lat", "lon"),
+        # Spatial pages pick their ids from this index alone (index-only scans) before reading
+        # rows; SQLite's index holds the id already (the rowid).
+        sa.Index("ix_events_lat_lon", "lat", "lon", postgresql_include=["id"]),
         {"sqlite_autoincrement": True},
     )
 
@@ -59,8 +61,5 @@ class DeadLetter(Base):
     payload_size: Mapped[int] = mapped_column(sa.Integer)
 
 
-# PostGIS only: points the database derives from lat/lon (generated columns, GiST-indexed,
-# created by the migrations): a geography for radius queries, a planar geometry for bounding boxes.
-# SQLite keeps only lat/lon.
-GEOGRAPHY_COLUMN = "geog"
-GEOMETRY_COLUMN = "geom"
+# PostGIS only: the migrations also give events two points derived from lat/lon (generated
+# columns geog and geom, GiST-indexed) that the models leave out; the hub's own queries use lat/lon.

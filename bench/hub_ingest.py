@@ -130,7 +130,7 @@ def run_backend(
             )[1]
             for index in range(replicas)
         ]
-        receiver = StreamClient(f"ws{urls[0][4:]}/ws/events", bearer(api_token(database_url)))
+        receiver = StreamClient(urls[0], bearer(api_token(database_url)))
         try:
             with paho_client(mqtt_url) as client:
                 start = 0
@@ -168,7 +168,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--step-seconds", type=float, default=3.0, help="duration of each rate step"
     )
-    parser.add_argument("--burst", type=int, default=5000, help="events published flat out")
+    # As many as the raw rate publishes, so that both rates carry the same start and end costs.
+    parser.add_argument("--burst", type=int, default=20000, help="events published flat out")
     parser.add_argument("--raw", type=int, default=20000, help="messages for the raw broker rate")
     parser.add_argument(
         "--replicas", type=int, default=1, help="hub processes sharing the ingest (PostGIS only)"

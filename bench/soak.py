@@ -103,9 +103,7 @@ def soak(args: argparse.Namespace, database_url: str, mqtt_url: str, work: Path)
     agent_log = work / "agent.log"
     with hub_process(env, work / "hub.log") as (hub, base_url):
         headers = bearer(api_token(database_url))
-        clients = [
-            StreamClient(f"ws{base_url[4:]}/ws/events", headers) for _ in range(args.clients)
-        ]
+        clients = [StreamClient(base_url, headers) for _ in range(args.clients)]
         agent = start_agent_process(config, agent_log)
         synthetic = SyntheticAgent(mqtt_url, work / "synthetic-outbox.sqlite3")
         try:

@@ -16,6 +16,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import ErrorDetails
 
 SCHEMA_ID = "vigie.event/1"
 # Far above a real event (a few KiB); an inline snapshot must travel on its own topic instead.
@@ -137,22 +138,30 @@ def parse_message(model: type[WireModel], payload: bytes, max_bytes: int) -> Wir
     """Validate raw wire bytes as `model` (its `schema` id first), raising ContractError."""
     if len(payload) > max_bytes:
         raise ContractError("oversize", f"{len(payload)} bytes > limit {max_bytes}")
-    try:
-        document = json.loads(payload)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        # RecursionError: nesting deeper than the interpreter's stack, e.g. 30 000 '['.
-        raise ContractError("malformed_json", str(exc)[:200]) from None
-    if not isinstance(document, dict):
-        raise ContractError("schema", "the message must be a JSON object")
     expected = model.model_fields["schema_id"].default
-    if document.get("schema") != expected:
-        raise ContractError("unknown_schema", f"schema={document.get('schema')!r}, want {expected}")
     try:
-        return model.model_validate(document)
+        # Parsed and validated in one pass by pydantic-core: half the cost of json.loads first.
+        message = model.model_validate_json(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(root)"
-        raise ContractError("schema", f"{where}: {first['msg']}") from None
+        raise _contract_error(exc.errors(), expected) from None
+    # The schema id has a default for senders; a receiver insists on seeing it.
+    if "schema_id" not in message.model_fields_set:
+        raise ContractError("unknown_schema", f"schema=None, want {expected}")
+    return message
+
+
+def _contract_error(errors: list[ErrorDetails], expected: str) -> ContractError:
+    first = errors[0]
+    if first["type"] == "json_invalid":
+        return ContractError("malformed_json", first["msg"][:200])
+    if first["type"] == "model_type" and not first["loc"]:
+        return ContractError("schema", "the message must be a JSON object")
+    # A message of another schema fails on other fields too: its schema id says why.
+    for error in errors:
+        if error["loc"] == ("schema",):
+            return ContractError("unknown_schema", f"schema={error['input']!r}, want {expected}")
+    where = ".".join(str(part) for part in first["loc"]) or "(root)"
+    return ContractError("schema", f"{where}: {first['msg']}")
 
 
 def parse_event(payload: bytes, max_bytes: int = MAX_EVENT_BYTES) -> EventV1:

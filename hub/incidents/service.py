@@ -136,19 +136,35 @@ def attach_events(
         else:
             _grow(incident, sighting, received_at)
         filed.append(incident)
-    # Core, not the ORM's bulk insert: these link rows need no identity map.
-    session.connection().execute(
-        IncidentEvent.__table__.insert(),
-        [
-            {"event_id": event.id, "incident_id": incident.id}
-            for (event, _), incident in zip(events, filed, strict=True)
-        ],
-    )
+    _link(session, [event.id for event, _ in events], [incident.id for incident in filed])
     # A batch often files many events under few incidents: build each incident's view once.
     distinct = {incident.id: incident for incident in filed}
     checklists = _checklists(session, distinct)
     outs = {key: _as_out(incident, checklists[key]) for key, incident in distinct.items()}
     return [outs[incident.id] for incident in filed]
+
+
+# PostgreSQL: a batch's link rows as two arrays in one fixed statement, which psycopg parses once
+# and PostgreSQL prepares; a row-per-parameter executemany cost 6 % of a hub ingesting flat out.
+_UNNESTED_LINKS = sa.text(
+    "INSERT INTO incident_events (event_id, incident_id) "
+    "SELECT * FROM unnest(CAST(:event_ids AS bigint[]), CAST(:incident_ids AS bigint[]))"
+)
+
+
+def _link(session: Session, event_ids: list[int], incident_ids: list[int]) -> None:
+    # Core, not the ORM's bulk insert: these link rows need no identity map.
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_UNNESTED_LINKS, {"event_ids": event_ids, "incident_ids": incident_ids})
+        return
+    connection.execute(
+        IncidentEvent.__table__.insert(),
+        [
+            {"event_id": event_id, "incident_id": incident_id}
+            for event_id, incident_id in zip(event_ids, incident_ids, strict=True)
+        ],
+    )
 
 
 def file_health_sighting(

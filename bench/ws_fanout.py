@@ -18,6 +18,7 @@ import asyncio
 import json
 import multiprocessing
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,14 +29,18 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from websockets.asyncio.client import connect
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import Payloads, machine, paho_client, publish  # noqa: E402
-from tests.hubserver import api_token, bearer, hub_process  # noqa: E402
+from hub.events.models import Event  # noqa: E402
+from hub.heap import settle_heap  # noqa: E402
+from tests.hubserver import api_token, bearer, hub_process, opened_database  # noqa: E402
 from tests.services import mosquitto_broker, postgis_cluster  # noqa: E402
 
 CAPTURED_KEY = '"captured_at":"'
@@ -55,9 +60,22 @@ class FanoutResult:
     expected: int
     delivered: int
     disconnected: int
+    # WebSocket frames the clients received: deliveries / frames is the events per frame.
+    frames: int
+    # Clients that received fewer than every event, and the most events one of them missed.
+    short_clients: int
+    most_missing: int
     p50_ms: float
     p99_ms: float
     max_ms: float
+
+
+@dataclass
+class Tally:
+    """What a process's clients received, readable even after they are cancelled."""
+
+    events: array  # events received, per client
+    frames: int = 0
 
 
 def captured_times(frame: str) -> list[float]:
@@ -70,20 +88,22 @@ def captured_times(frame: str) -> list[float]:
     return times
 
 
-async def _client(url: str, headers: dict[str, str], latencies: array, expected: int) -> bool:
+async def _client(
+    url: str, headers: dict[str, str], latencies: array, expected: int, tally: Tally, slot: int
+) -> bool:
     """Receive events until `expected` arrived or the connection closed; True if it stayed."""
     # max_queue=None: a browser hands every frame to the page; websockets' default (stop reading
     # after 16 unread frames) is not what a screen does.
     async with connect(
         url, additional_headers=headers, compression=None, max_size=None, max_queue=None
     ) as ws:
-        received = 0
         async for frame in ws:
             now = time.time()
             times = captured_times(frame)
             latencies.extend(now - captured for captured in times)
-            received += len(times)
-            if received >= expected:
+            tally.frames += 1
+            tally.events[slot] += len(times)
+            if tally.events[slot] >= expected:
                 return True
     return False
 
@@ -91,11 +111,11 @@ async def _client(url: str, headers: dict[str, str], latencies: array, expected:
 async def _clients(
     url: str, headers: dict[str, str], count: int, expected: int, control: Connection
 ) -> None:
-    latencies = array("d")
+    latencies, tally = array("d"), Tally(events=array("q", bytes(8 * count)))
     connections = []
-    for _ in range(count):
+    for slot in range(count):
         # Connect one at a time, as a room of screens would, not in a thundering herd.
-        task = asyncio.create_task(_client(url, headers, latencies, expected))
+        task = asyncio.create_task(_client(url, headers, latencies, expected, tally, slot))
         connections.append(task)
         await asyncio.sleep(0.002)
     # The hub subscribes a client before completing its handshake: let the last ones settle.
@@ -104,16 +124,39 @@ async def _clients(
     # Once publishing is over, the parent says how long the clients may still receive.
     drain_s = await asyncio.to_thread(control.recv)
     done, pending = await asyncio.wait(connections, timeout=drain_s)
+    # Where the missing bytes sit, taken before the waiting clients are cancelled.
+    queues = socket_queues(urlsplit(url).port or 80) if pending else {}
     for task in pending:
         task.cancel()
     closed_early = sum(1 for task in done if task.exception() is not None or not task.result())
-    control.send((latencies.tobytes(), closed_early))
+    missing = [expected - received for received in tally.events if received < expected]
+    control.send((latencies.tobytes(), closed_early, missing, queues, tally.frames))
+
+
+def socket_queues(port: int) -> dict[str, int]:
+    """Bytes queued in the kernel on the hub's established connections, per side (from ss)."""
+    lines = subprocess.run(
+        ["ss", "-Htn", "state", "established", f"( sport = :{port} or dport = :{port} )"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.splitlines()
+    queues = dict.fromkeys(("hub_recv_q", "hub_send_q", "client_recv_q", "client_send_q"), 0)
+    for line in lines:
+        recv_q, send_q, local = line.split()[:3]
+        side = "hub" if local.endswith(f":{port}") else "client"
+        queues[f"{side}_recv_q"] += int(recv_q)
+        queues[f"{side}_send_q"] += int(send_q)
+    return queues
 
 
 def client_process(
     url: str, headers: dict[str, str], count: int, expected: int, control: Connection
 ) -> None:
     """Run `count` clients in this process, report ready, then send back their latencies."""
+    # The clients stand in for screens on other machines: their own collector pauses (a full
+    # collection over 500 connections) must not be counted as the hub's latency.
+    settle_heap()
     asyncio.run(_clients(url, headers, count, expected, control))
 
 
@@ -150,12 +193,16 @@ def run_fanout(
         publish(client, payloads.topic, payloads, start, events, rate)
     for pipe in pipes:
         pipe.send(DRAIN_TIMEOUT_S)
-    latencies, disconnected = array("d"), 0
+    latencies, disconnected, missing, frames = array("d"), 0, [], 0
     for pipe, worker in zip(pipes, workers, strict=True):
         if pipe.poll(DRAIN_TIMEOUT_S + CONNECT_TIMEOUT_S):
-            values, closed_early = pipe.recv()
+            values, closed_early, short, queues, received_frames = pipe.recv()
+            frames += received_frames
             latencies.frombytes(values)
             disconnected += closed_early
+            missing.extend(short)
+            if queues:
+                print(f"clients still waiting; kernel socket queues (bytes): {queues}", flush=True)
         worker.join(10)
         worker.kill()
     quantiles = (
@@ -170,17 +217,28 @@ def run_fanout(
         expected=events * clients,
         delivered=len(latencies),
         disconnected=disconnected,
+        frames=frames,
+        short_clients=len(missing),
+        most_missing=max(missing, default=0),
         p50_ms=round(quantiles[49] * 1000, 2),
         p99_ms=round(quantiles[98] * 1000, 2),
         max_ms=round(max(latencies, default=0.0) * 1000, 2),
     )
 
 
+def stored_events(database_url: str) -> int:
+    """How many events the hub's database holds."""
+    with opened_database(database_url) as database, database.sessions() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(Event))
+
+
 def format_result(result: FanoutResult) -> str:
     """One human-readable line per run."""
     return (
         f"{result.clients:5} client(s) x {result.rate_eps:g} events/s: "
-        f"{result.delivered}/{result.expected} deliveries ({result.disconnected} dropped), "
+        f"{result.delivered}/{result.expected} deliveries ({result.disconnected} dropped, "
+        f"{result.short_clients} short by at most {result.most_missing}) in "
+        f"{result.frames} frames, "
         f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, max {result.max_ms:.1f} ms"
     )
 
@@ -242,7 +300,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(format_result(result), flush=True)
             runs.append(asdict(result))
+        # Events that reached the database: fewer than published means a loss before the stream.
+        summary["stored"] = stored_events(database_url)
     summary["alone"], summary["fanout"] = runs
+    summary["published"] = 2 * events
+    print(f"events published {summary['published']}, stored {summary['stored']}")
     print(f"CPU: {summary['cpu']} ({summary['cores']} cores); hub log in {work}")
     print("BENCH_SUMMARY " + json.dumps(summary, separators=(",", ":")))
     return 0

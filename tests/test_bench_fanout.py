@@ -33,4 +33,7 @@ def test_fanout_smoke_run_delivers_every_event_to_every_client() -> None:
     assert alone["delivered"] == alone["expected"] == 20
     assert fanout["delivered"] == fanout["expected"] == 12 * 20
     assert fanout["disconnected"] == 0
+    assert (fanout["short_clients"], fanout["most_missing"]) == (0, 0)
+    # Each of the two runs (one client, then 12) published its own 20 events.
+    assert summary["stored"] == summary["published"] == 2 * 20
     assert 0 < fanout["p50_ms"] <= fanout["p99_ms"] <= fanout["max_ms"]

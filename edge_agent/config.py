@@ -353,6 +353,19 @@ class TrackingConfig(_Section):
     still_tolerance: Annotated[
         float, Field(gt=0.0, le=10.0, description="ground-point move (box heights) seen as still")
     ] = 0.25
+    max_speed: Annotated[
+        float,
+        Field(
+            ge=0.0,
+            le=20.0,
+            description="fastest ground-point move (box heights a second) the distance pass"
+            " follows when boxes do not overlap; 0: IoU only",
+        ),
+    ] = 1.5
+    max_size_change: Annotated[
+        float,
+        Field(ge=1.0, le=10.0, description="largest box-height ratio the distance pass follows"),
+    ] = 1.5
 
 
 class CalibrationPointConfig(_Section):

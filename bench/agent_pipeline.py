@@ -187,12 +187,13 @@ def camera_load(
     cameras: int,
     seconds: float,
     warmup_s: float,
+    snapshots: bool = True,
 ) -> CameraLoad:
     """Run `cameras` capture loops as the agent does (one thread each, shared detectors): a
     warm-up, then `seconds` measured."""
     # Built before the clock: each loads its own face model, a start-up cost, not a capture's.
     pipelines = [
-        CameraPipeline(bench_camera(motion_enabled=True), "bench", shared, model)
+        CameraPipeline(bench_camera(True, snapshots), "bench", shared, model)
         for _ in range(cameras)
     ]
     stop = threading.Event()
@@ -286,11 +287,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--camera-interpreters",
         type=int,
-        default=os.cpu_count() or 1,
-        help="interpreters the cameras share (detector.interpreters; default: one per core)",
+        default=(os.cpu_count() or 1) + 1,
+        help="interpreters the cameras share (detector.interpreters; default: one per core, "
+        "plus one)",
     )
     parser.add_argument(
         "--camera-threads", type=int, default=1, help="threads of each of those interpreters"
+    )
+    parser.add_argument(
+        "--camera-snapshots",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="each confirmed threat makes a snapshot with faces blurred (off: the detector's "
+        "capacity alone)",
     )
     return parser
 
@@ -334,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         "camera_interpreters": args.camera_interpreters,
         "camera_threads": args.camera_threads,
         "camera_warmup_s": args.camera_warmup,
+        "camera_snapshots": args.camera_snapshots,
     }
     print(f"machine: {summary['cpu']}, {summary['cores']} cores; {args.threads} thread(s)")
     capture = cv2.VideoCapture(str(args.clip))
@@ -365,12 +375,21 @@ def main(argv: list[str] | None = None) -> int:
     pool = SharedDetector([create_detector_on(model) for model in loaded])
     print(
         f"cameras share {args.camera_interpreters} interpreter(s) of {args.camera_threads} "
-        f"thread(s): bare invoke() side by side {limit:.1f}/s"
+        f"thread(s), snapshots {'on' if args.camera_snapshots else 'off'}: "
+        f"bare invoke() side by side {limit:.1f}/s"
     )
     counts = [args.cameras] if args.cameras else [max(1, round(0.8 * limit)), round(limit)]
     loads = []
     for cameras in counts:
-        load = camera_load(pool, model, frames, cameras, args.camera_seconds, args.camera_warmup)
+        load = camera_load(
+            pool,
+            model,
+            frames,
+            cameras,
+            args.camera_seconds,
+            args.camera_warmup,
+            args.camera_snapshots,
+        )
         print(
             f"{cameras} cameras at 1 capture/s: {load.captures_per_s:.1f} captures/s "
             f"({load.captures_per_s / limit:.2f} of the limit), "

@@ -59,5 +59,6 @@ def test_bench_prints_a_parseable_summary(models, media):
     assert load["cameras"] == 3 and load["captures_per_s"] > 0
     assert load["alerts_per_capture"] >= 0 and summary["camera_warmup_s"] == 1
     assert summary["camera_interpreters"] == 2 and summary["camera_invoke_fps"] > 0
+    assert summary["camera_snapshots"] is True  # the expensive case unless told otherwise
     assert summary["cameras_sustained"] in (0, 3)
     assert "(1 detector runs)" in result.stdout  # 20 static captures at 10/s: no periodic check

@@ -59,7 +59,7 @@ class DetectorConfig(BaseModel):
         ge=1,
         le=16,
         description="copies of the model run side by side, each camera taking a free one: "
-        "with many cameras, one per core and threads 1",
+        "with many cameras, one per core plus one, and threads 1",
     )
     score_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
     label_offset: int = Field(

@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -23,6 +24,8 @@ from hub.ingest.frigate import (
     frigate_event,
     frigate_event_id,
 )
+from hub.ingest.pipeline import IngestOptions, ReceivedMessage, ingest_batch
+from hub.ingest.validation import TimeBounds
 from tests.hubserver import (
     api_token,
     bearer,
@@ -163,6 +166,36 @@ def test_bad_frigate_messages_are_refused_with_a_reason(payload: bytes, reason: 
     with pytest.raises(ContractError) as refused:
         frigate_event(payload, FRIGATE, MAX_EVENT_BYTES)
     assert refused.value.reason == reason
+
+
+def test_frigate_events_captured_too_far_from_their_arrival_are_refused_beside_good_ones(
+    tmp_path: Path,
+) -> None:
+    now = datetime.now(timezone.utc)
+    bounds = TimeBounds(max_ahead=timedelta(days=1), max_age=timedelta(days=90))
+    starts = {
+        "ahead": now + timedelta(days=2),
+        "good": now - timedelta(minutes=1),
+        "stale": now - timedelta(days=200),
+    }
+    payloads = [
+        encoded(frigate_message(id=f"{start.timestamp():.6f}-{name}", start_time=start.timestamp()))
+        for name, start in starts.items()
+    ]
+    messages = [ReceivedMessage(FRIGATE.topic, payload, now) for payload in payloads]
+    options = IngestOptions(MAX_EVENT_BYTES, time_bounds=bounds, frigate=FRIGATE)
+    with opened_database(f"sqlite:///{tmp_path / 'hub.sqlite3'}") as database:
+        results = ingest_batch(database.sessions, messages, options)
+        with database.sessions() as session:
+            stored = list_events(session, 10)
+            dead = list_dead_letters(session)
+    assert [(r.outcome, r.reason) for r in results] == [
+        ("rejected", "time_out_of_range"),
+        ("stored", None),
+        ("rejected", "time_out_of_range"),
+    ]
+    assert [event.captured_at for event in stored] == [starts["good"]]
+    assert sorted(letter.reason for letter in dead) == ["time_out_of_range"] * 2
 
 
 @pytest.mark.mqtt

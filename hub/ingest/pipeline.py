@@ -30,7 +30,13 @@ from hub.incidents.grouping import DEFAULT_GROUPING, GroupingPolicy
 from hub.incidents.intake import file_stored_events
 from hub.incidents.schemas import IncidentOut
 from hub.ingest.frigate import FrigateSettings, frigate_event
-from hub.ingest.validation import SnapshotMessage, TimeBounds, ValidMessage, validate_message
+from hub.ingest.validation import (
+    SnapshotMessage,
+    TimeBounds,
+    ValidMessage,
+    check_capture_time,
+    validate_message,
+)
 from hub.snapshots.service import store_snapshots
 from vigie_contract import AgentStatusV1, CameraStatusV1, ContractError, EventV1, HeartbeatV1
 
@@ -114,7 +120,11 @@ def ingest_message(
 def _validate(message: ReceivedMessage, options: IngestOptions) -> Checked:
     try:
         if options.frigate is not None and message.topic == options.frigate.topic:
-            return frigate_event(message.payload, options.frigate, options.max_event_bytes)
+            event = frigate_event(message.payload, options.frigate, options.max_event_bytes)
+            # The NVR's clock is as fallible as an agent's: the same bounds apply.
+            if options.time_bounds is not None:
+                check_capture_time(event.captured_at, message.received_at, options.time_bounds)
+            return event
         return validate_message(
             message.topic,
             message.payload,

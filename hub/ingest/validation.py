@@ -71,7 +71,7 @@ def validate_message(
         message = parse_event(payload, max_bytes=max_event_bytes)
         _check_snapshot_reference(message)
         if time_bounds is not None and received_at is not None:
-            _check_capture_time(message.captured_at, received_at, time_bounds)
+            check_capture_time(message.captured_at, received_at, time_bounds)
     elif info.kind == "status":
         message = parse_health(AgentStatusV1, payload)
     elif info.kind == "camera_status":
@@ -90,7 +90,8 @@ def _check_identity(info: TopicInfo, agent_id: str, camera_id: str | None) -> No
     raise ContractError("identity_mismatch", f"payload says {claimed}, topic says {expected}")
 
 
-def _check_capture_time(captured_at: datetime, received_at: datetime, bounds: TimeBounds) -> None:
+def check_capture_time(captured_at: datetime, received_at: datetime, bounds: TimeBounds) -> None:
+    """Refuse (time_out_of_range) an event captured too far ahead of or before its arrival."""
     # Differences of two datetimes always fit a timedelta; a sum may leave datetime's range.
     if captured_at - received_at > bounds.max_ahead:
         raise ContractError(

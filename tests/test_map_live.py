@@ -209,11 +209,19 @@ def test_dispatcher_map_cameras_status_filters_and_screenshot(
         )
         assert "vigie-status-acknowledged" in marker_state(page, ids["weapon"])["iconClass"]
         page.locator(".vigie-popup button[data-to='dispatched']").wait_for()
-        page.evaluate("() => window.vigieMap.map.closePopup()")
-        page.screenshot(path=str(artifacts_dir / "map-dispatch.png"), animations="disabled")
 
-        # A change made elsewhere reaches the map live: resolved fades, and the filter hides it.
+        # Another dispatcher's change redraws the open popup: its status and the buttons left.
         with logged_in_client(base_url, add_user(postgis_url, "dispatcher")) as other:
+            other.post(
+                f"/api/incidents/{incident_id}/transition", json={"to": "dispatched"}
+            ).raise_for_status()
+            popup.locator(".vigie-popup-status.vigie-status-dispatched").wait_for()
+            assert popup.locator("button[data-to='dispatched']").count() == 0
+            popup.locator("button[data-to='resolved']").wait_for()
+            page.evaluate("() => window.vigieMap.map.closePopup()")
+            page.screenshot(path=str(artifacts_dir / "map-dispatch.png"), animations="disabled")
+
+            # A change made elsewhere reaches the map live: resolved fades, the filter hides it.
             other.post(
                 f"/api/incidents/{incident_id}/transition", json={"to": "resolved"}
             ).raise_for_status()

@@ -923,11 +923,19 @@ async function main() {
 
   const popup = L.popup({ maxWidth: 340, minWidth: 260, autoPanPadding: [30, 30] });
   const context = { i18n, events, canDispatch: false, reopen: null };
+  let popupEntry = null;
   const openPopup = (entry) => {
+    popupEntry = entry;
     popup.setLatLng(entry.marker.getLatLng()).setContent(buildPopup(entry, context)).openOn(map);
   };
   context.reopen = (entry) => {
     if (map.hasLayer(popup)) openPopup(entry);
+  };
+  /** Redraw the open popup when its incident changed, whoever changed it (status, checklist). */
+  const refreshPopup = (incidentId) => {
+    if (map.hasLayer(popup) && popupEntry?.incidentId === incidentId) {
+      popup.setContent(buildPopup(popupEntry, context));
+    }
   };
   const entryOf = (layer) => events.byEventId.get(layer?.options?.eventId);
   events.clusters.on("click", (clicked) => openPopup(entryOf(clicked.layer)));
@@ -1017,6 +1025,7 @@ async function main() {
     },
     onIncident: (incident) => {
       events.noteIncident(incident);
+      refreshPopup(incident?.id);
       if (events.unlinked().length) linkSoon();
       if (incident?.source === "health" || HEALTH_THREATS.includes(incident?.threat_type)) refreshCameras();
     },

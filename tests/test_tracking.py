@@ -11,6 +11,7 @@ import pytest
 from edge_agent.config import ConfigError, TrackingConfig, config_from_mapping
 from edge_agent.detectors import Detection
 from edge_agent.tracking import IouTracker, iou
+from tests.test_agent_config import changed
 
 START = datetime(2026, 5, 4, 12, 0, 0, tzinfo=timezone.utc)
 GROUPS = {"backpack": "bag", "suitcase": "bag"}
@@ -181,19 +182,6 @@ def test_a_still_object_is_not_predicted_away():
     ],
 )
 def test_bad_tracking_settings_name_the_key(tracking, key):
-    document = {
-        "agent_id": "agent-1",
-        "mqtt": {"url": "mqtt://127.0.0.1:1883"},
-        "detector": {"model": "/models/m.tflite"},
-        "cameras": [
-            {
-                "id": "gate",
-                "source": {"type": "folder", "path": "/frames"},
-                "position": {"lat": 48.8566, "lon": 2.3522},
-                "rules": [{"labels": ["person"], "threat_type": "intrusion", "severity": "high"}],
-                "tracking": tracking,
-            }
-        ],
-    }
+    document = changed(cameras__0__tracking=tracking)
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         config_from_mapping(document, base_dir=Path("/"))
